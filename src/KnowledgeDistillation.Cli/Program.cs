@@ -1,0 +1,6 @@
+using System.CommandLine;
+using KnowledgeDistillation.Cli.Commands;
+
+var root = new RootCommand("kd: knowledge distillation for .NET. Train a small student from a large teacher, measured against the same student trained alone.");
+root.Subcommands.Add(InfoCommand.Create());
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

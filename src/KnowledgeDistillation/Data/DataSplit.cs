@@ -1,0 +1,11 @@
+namespace KnowledgeDistillation.Data;
+
+/// <summary>A data set split.</summary>
+public enum DataSplit
+{
+    /// <summary>The training split.</summary>
+    Train,
+
+    /// <summary>The held-out test split.</summary>
+    Test,
+}
