@@ -8,6 +8,7 @@
 // This file is compiled by MSBuild's RoslynCodeTaskFactory (see KnowledgeDistillation.TorchSharp.targets)
 // and, with KD_ELF_PATCHER_ONLY defined, by the test project, which tests ElfLibStdCxxPatcher directly.
 #nullable enable
+#pragma warning disable IDE0161 // block namespace: RoslynCodeTaskFactory may compile with an older language version
 using System;
 using System.Collections.Generic;
 using System.IO;

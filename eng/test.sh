@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, as a newcomer runs it on a fresh Debian 12 machine:
+#   1. installs the Fashion-MNIST data (Debian package dataset-fashion-mnist) when it is missing
+#      (needs root or sudo; the data tests fail with a clear message, never skip, without it);
+#   2. builds the solution in Release (warnings are errors) and runs every test project;
+#   3. ends with one summary line: "Tests: N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+data_dir="${KD_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}"
+if [ ! -f "$data_dir/t10k-labels-idx1-ubyte.gz" ] && [ ! -f "$data_dir/t10k-labels-idx1-ubyte" ]; then
+  echo "Fashion-MNIST not found in $data_dir: installing Debian package dataset-fashion-mnist"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq dataset-fashion-mnist
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+dotnet build KnowledgeDistillation.sln -c Release
+status=0
+dotnet test KnowledgeDistillation.sln -c Release --no-build "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line summed over the test assemblies ("Passed!  - Failed: 0, Passed: 19, Skipped: 0, ...").
+awk '/(Passed|Failed)! +- Failed:/ {
+       gsub(/,/, "");
+       for (i = 1; i <= NF; i++) {
+         if ($i == "Failed:") f += $(i+1);
+         if ($i == "Passed:") p += $(i+1);
+         if ($i == "Skipped:") s += $(i+1);
+       }
+       n++
+     }
+     END {
+       if (n == 0) { print "Tests: 0 passed, 0 failed (no test assembly reported a result)"; exit 1 }
+       printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s
+     }' "$log" || status=1
+exit $status
