@@ -61,7 +61,7 @@ public static class FashionMnist
         var pixels = new float[images.Data.Length];
         for (int i = 0; i < pixels.Length; i++)
         {
-            pixels[i] = images.Data[i] * (1f / 255f);
+            pixels[i] = images.Data[i] / 255f;
         }
         var labels = new int[labelBytes.Length];
         for (int i = 0; i < labels.Length; i++)
