@@ -1,10 +1,12 @@
+using KnowledgeDistillation.Abstractions;
+
 namespace KnowledgeDistillation.Data;
 
 /// <summary>
 /// An in-memory image classification data set: <see cref="Count"/> images of <see cref="Height"/> × <see cref="Width"/>
 /// pixels (one channel), stored as floats in [0, 1], row-major, with one label per image.
 /// </summary>
-public sealed class LabeledImageSet
+public sealed class LabeledImageSet : IBatchSource
 {
     /// <summary>Creates a data set, validating that the buffers agree with the shape.</summary>
     /// <param name="pixels">Count × height × width pixel values.</param>
@@ -65,6 +67,52 @@ public sealed class LabeledImageSet
 
     /// <summary>Pixels per image.</summary>
     public int FeatureCount => Height * Width;
+
+    /// <inheritdoc />
+    int IBatchSource.ClassCount => ClassCount;
+
+    /// <inheritdoc />
+    public IReadOnlyList<int> SampleShape => [1, Height, Width];
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is less than 1.</exception>
+    /// <exception cref="InvalidOperationException">The set is empty.</exception>
+    public IEnumerable<Batch> GetBatches(int batchSize, bool shuffle, int seed, int epoch)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (Count == 0)
+        {
+            throw new InvalidOperationException($"Data set '{Name}' is empty: there is nothing to iterate.");
+        }
+        return Iterate(batchSize, shuffle, seed, epoch);
+    }
+
+    private IEnumerable<Batch> Iterate(int batchSize, bool shuffle, int seed, int epoch)
+    {
+        int[] order = Enumerable.Range(0, Count).ToArray();
+        if (shuffle)
+        {
+            // The permutation depends on (seed, epoch) only: resuming at an epoch boundary reproduces it exactly.
+            // (HashCode.Combine would not do: it is randomised per process.)
+            new Random(unchecked((seed * 1_000_003) + epoch)).Shuffle(order);
+        }
+        int features = FeatureCount;
+        for (int start = 0; start < Count; start += batchSize)
+        {
+            int n = Math.Min(batchSize, Count - start);
+            var inputs = new float[n * features];
+            var labels = new int[n];
+            var indices = new int[n];
+            for (int i = 0; i < n; i++)
+            {
+                int index = order[start + i];
+                Pixels.AsSpan(index * features, features).CopyTo(inputs.AsSpan(i * features));
+                labels[i] = Labels[index];
+                indices[i] = index;
+            }
+            yield return new Batch(new Float32Tensor(inputs, n, 1, Height, Width), labels, indices);
+        }
+    }
 
     /// <summary>Returns the first <paramref name="count"/> images (or all, if fewer) as a new set.</summary>
     public LabeledImageSet Take(int count)

@@ -1,0 +1,8 @@
+namespace KnowledgeDistillation.Abstractions;
+
+/// <summary>Describes a teacher or student.</summary>
+/// <param name="Name">A human-readable identifier (for example a preset name or a file name).</param>
+/// <param name="ClassCount">The number of output classes (the logits' last dimension).</param>
+/// <param name="ParameterCount">The number of parameters, when known.</param>
+/// <param name="IntermediateNames">The intermediate outputs that can be requested by name.</param>
+public sealed record ModelMetadata(string Name, int ClassCount, long? ParameterCount, IReadOnlyList<string> IntermediateNames);

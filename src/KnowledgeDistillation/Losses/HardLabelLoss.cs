@@ -1,0 +1,22 @@
+using KnowledgeDistillation.Kernels;
+
+namespace KnowledgeDistillation.Losses;
+
+/// <summary>Cross-entropy with the hard labels (the loss of a student trained without a teacher). Term: <c>ce</c>.</summary>
+public sealed class HardLabelLoss : IDistillationLoss
+{
+    /// <inheritdoc />
+    public string Name => "ce";
+
+    /// <inheritdoc />
+    public bool RequiresTeacher => false;
+
+    /// <inheritdoc />
+    public LossValue Compute(in LossInputs inputs, Span<float> studentGradient)
+    {
+        // α = 0 turns the fused Hinton kernel into plain cross-entropy; the teacher argument is then unused.
+        HintonLossValue v = DistillationPrimitives.HintonLossWithGradient(
+            inputs.StudentLogits, inputs.StudentLogits, inputs.Labels, inputs.Classes, 1f, 0f, studentGradient, inputs.Normalizer);
+        return new LossValue(v.HardLabel, new Dictionary<string, float> { ["ce"] = v.HardLabel });
+    }
+}
