@@ -1,0 +1,18 @@
+namespace KnowledgeDistillation.Training;
+
+/// <summary>What happened in one epoch.</summary>
+/// <param name="Epoch">The epoch index, from 0.</param>
+/// <param name="Step">The optimisation steps done so far (after this epoch).</param>
+/// <param name="TrainLoss">Mean of each loss term over the epoch's batches (keys as reported by the loss; <c>total</c> is the differentiated value).</param>
+/// <param name="Metrics">Evaluation metrics at the end of the epoch (for example <c>val_accuracy</c>); empty without validation data.</param>
+/// <param name="LearningRate">The learning rate at the last step of the epoch.</param>
+/// <param name="Duration">Wall time of the epoch, evaluation included.</param>
+/// <param name="SamplesPerSecond">Training throughput.</param>
+public sealed record EpochSummary(
+    int Epoch,
+    long Step,
+    IReadOnlyDictionary<string, double> TrainLoss,
+    IReadOnlyDictionary<string, double> Metrics,
+    double LearningRate,
+    TimeSpan Duration,
+    double SamplesPerSecond);
