@@ -259,6 +259,9 @@ public sealed partial class TorchDistiller
 
     private double ApplyStep(TorchModel student, optim.Optimizer optimizer, long step, long totalSteps)
     {
+        // Everything transient of the update (gradient handles, the clipping norm) dies with this scope; the
+        // optimizer's state tensors are detached from scopes by TorchSharp and survive (the resume test proves it).
+        using var scope = torch.NewDisposeScope();
         if (_options.GradientClipNorm is { } clip)
         {
             nn.utils.clip_grad_norm_(student.Module.parameters(), clip);
