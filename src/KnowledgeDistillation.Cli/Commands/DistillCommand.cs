@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using KnowledgeDistillation.Cli.Distill;
+
+namespace KnowledgeDistillation.Cli.Commands;
+
+/// <summary><c>kd distill</c>: teacher, distilled student and the same student from scratch on Fashion-MNIST, measured side by side.</summary>
+internal static class DistillCommand
+{
+    public static Command Create()
+    {
+        var d = new DistillSettings();
+        var teacher = new Option<string>("--teacher") { Description = "Teacher architecture (mlp:H1,H2 | cnn:C1,C2[:bn,hidden=H,dropout=P]).", DefaultValueFactory = _ => d.Teacher };
+        var student = new Option<string>("--student") { Description = "Student architecture, same syntax.", DefaultValueFactory = _ => d.Student };
+        var teacherEpochs = new Option<int>("--teacher-epochs") { Description = "Teacher training epochs (the trained teacher is cached).", DefaultValueFactory = _ => d.TeacherEpochs };
+        var epochs = new Option<int>("--epochs") { Description = "Student epochs (the same for the distilled and the scratch student).", DefaultValueFactory = _ => d.Epochs };
+        var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds; results are averaged over them.", DefaultValueFactory = _ => string.Join(',', d.Seeds) };
+        var temperature = new Option<string>("--temperature") { Description = "Temperature or schedule: 4 | linear:8:2 | cosine:8:2 | exp:8:2 | step:2,1.5,1,0.5.", DefaultValueFactory = _ => d.Temperature };
+        var alpha = new Option<string>("--alpha") { Description = "Weight of the distillation term in [0,1], or a schedule.", DefaultValueFactory = _ => d.Alpha };
+        var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => d.BatchSize };
+        var lr = new Option<double>("--lr") { Description = "Student peak learning rate (cosine decay).", DefaultValueFactory = _ => d.LearningRate };
+        var optimizer = new Option<string>("--optimizer") { Description = "adamw or sgd (momentum 0.9).", DefaultValueFactory = _ => d.Optimizer };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => d.Device };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: libtorch's choice)." };
+        var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (quick runs)." };
+        var testLimit = new Option<int?>("--test-limit") { Description = "Use only the first N test images." };
+        var output = new Option<string>("--out") { Description = "Folder for the students' weights.", DefaultValueFactory = _ => d.OutputDirectory };
+        var cache = new Option<string>("--cache") { Description = "Folder where trained teachers are cached.", DefaultValueFactory = _ => d.CacheDirectory };
+        var data = new Option<string?>("--data") { Description = "Folder with the Fashion-MNIST IDX files (default: KD_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)." };
+        var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
+        var latency = new Option<int>("--latency-iterations") { Description = "Timed single-sample inferences per model (batch-64 uses a quarter).", DefaultValueFactory = _ => d.LatencyIterations };
+
+        var command = new Command("distill", "Train a teacher (or load it from the cache), distil it into a student, train the same student from scratch with the same budget and seeds, and compare accuracy, size and latency on the Fashion-MNIST test set.")
+        {
+            teacher, student, teacherEpochs, epochs, seeds, temperature, alpha, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            DistillSettings settings;
+            try
+            {
+                settings = new DistillSettings
+                {
+                    Teacher = parse.GetValue(teacher)!,
+                    Student = parse.GetValue(student)!,
+                    TeacherEpochs = parse.GetValue(teacherEpochs),
+                    Epochs = parse.GetValue(epochs),
+                    Seeds = ParseSeeds(parse.GetValue(seeds)!),
+                    Temperature = parse.GetValue(temperature)!,
+                    Alpha = parse.GetValue(alpha)!,
+                    BatchSize = parse.GetValue(batch),
+                    LearningRate = parse.GetValue(lr),
+                    Optimizer = parse.GetValue(optimizer)!,
+                    Device = parse.GetValue(device)!,
+                    Threads = parse.GetValue(threads),
+                    TrainLimit = parse.GetValue(trainLimit),
+                    TestLimit = parse.GetValue(testLimit),
+                    OutputDirectory = parse.GetValue(output)!,
+                    CacheDirectory = parse.GetValue(cache)!,
+                    DataDirectory = parse.GetValue(data),
+                    JsonPath = parse.GetValue(json),
+                    LatencyIterations = parse.GetValue(latency),
+                };
+            }
+            catch (FormatException ex)
+            {
+                await Console.Error.WriteLineAsync($"kd distill: {ex.Message}").ConfigureAwait(false);
+                return 2;
+            }
+            return await RunAsync(settings, Console.Out, cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    internal static async Task<int> RunAsync(DistillSettings settings, TextWriter output, CancellationToken cancellationToken)
+    {
+        DistillReport report;
+        try
+        {
+            report = await new DistillRunner(settings, output).RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or FileNotFoundException or InvalidDataException)
+        {
+            await Console.Error.WriteLineAsync($"kd distill: {ex.Message}").ConfigureAwait(false);
+            return 2;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("kd distill: cancelled.").ConfigureAwait(false);
+            return 130;
+        }
+        output.WriteLine();
+        output.Write(FormatTable(report));
+        if (settings.JsonPath is { } path)
+        {
+            string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+            Directory.CreateDirectory(folder!);
+            string temp = path + ".tmp";
+            await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(report, CliJsonContext.Default.DistillReport), cancellationToken).ConfigureAwait(false);
+            File.Move(temp, path, overwrite: true);
+            output.WriteLine($"results written to {path}");
+        }
+        return 0;
+    }
+
+    internal static string FormatTable(DistillReport r)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine(c, $"Fashion-MNIST test set ({r.TestSamples} images), {r.Seeds.Count} seed(s) [{string.Join(", ", r.Seeds)}], student epochs {r.Epochs}, T {r.TemperatureSchedule}, alpha {r.AlphaSchedule}");
+        sb.AppendLine("| model | architecture | accuracy (mean ± sd) | parameters | size | latency 1 p50/p99 (ms) | latency 64 p50/p99 (ms) | throughput (samples/s) |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach ((string name, ModelReport m) in new[] { ("teacher", r.Teacher), ("student (distilled)", r.StudentKd), ("student (scratch)", r.StudentScratch) })
+        {
+            sb.AppendLine(c, $"| {name} | {m.Architecture} | {m.Accuracy * 100:F2}% ± {m.AccuracyStd * 100:F2} | {m.Parameters:N0} | {m.SizeBytes / 1024.0:F1} KiB | {m.LatencyMs.P50:F3} / {m.LatencyMs.P99:F3} | {m.LatencyBatch64Ms.P50:F3} / {m.LatencyBatch64Ms.P99:F3} | {m.ThroughputSamplesPerSecond:F0} |");
+        }
+        sb.AppendLine(c, $"distillation gain: {r.KdGainPercentagePoints:+0.00;-0.00} percentage points (distilled − scratch, mean over seeds); total time {r.TotalSeconds:F0} s");
+        return sb.ToString();
+    }
+
+    private static int[] ParseSeeds(string text)
+    {
+        try
+        {
+            return text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        }
+        catch (FormatException)
+        {
+            throw new FormatException($"--seeds '{text}' is not a comma-separated list of integers (for example 0,1,2).");
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace KnowledgeDistillation.Cli.Distill;
+
+internal sealed record LatencyMs(double P50, double P99);
+
+internal sealed record ModelReport(
+    string Architecture,
+    double Accuracy,
+    IReadOnlyList<double> AccuracyPerSeed,
+    double AccuracyStd,
+    long Parameters,
+    long SizeBytes,
+    LatencyMs LatencyMs,
+    LatencyMs LatencyBatch64Ms,
+    double ThroughputSamplesPerSecond,
+    double? AgreementWithTeacher,
+    double? ExpectedCalibrationError,
+    double TrainSeconds);
+
+internal sealed record DistillReport(
+    string Dataset,
+    IReadOnlyList<int> Seeds,
+    int TrainSamples,
+    int TestSamples,
+    int Epochs,
+    double Temperature,
+    double Alpha,
+    string TemperatureSchedule,
+    string AlphaSchedule,
+    string Device,
+    int Threads,
+    ModelReport Teacher,
+    ModelReport StudentKd,
+    ModelReport StudentScratch,
+    double KdGainPercentagePoints,
+    string Machine,
+    DateTimeOffset Date,
+    double TotalSeconds);

@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using KnowledgeDistillation.Data;
+using KnowledgeDistillation.Losses;
+using KnowledgeDistillation.Metrics;
+using KnowledgeDistillation.TorchSharp.Models;
+using KnowledgeDistillation.TorchSharp.Runtime;
+using KnowledgeDistillation.TorchSharp.Training;
+using KnowledgeDistillation.Training;
+using TorchSharp;
+
+namespace KnowledgeDistillation.Cli.Distill;
+
+/// <summary>
+/// The main job: trains (or loads from the cache) a teacher, then for each seed a student with distillation and
+/// the same student from scratch with the same budget, evaluates all three on the test set, and reports.
+/// </summary>
+internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
+{
+    private static readonly int[] ImageShape = [1, 28, 28];
+
+    public async Task<DistillReport> RunAsync(CancellationToken cancellationToken)
+    {
+        var total = Stopwatch.StartNew();
+        Validate();
+        TorchSharpRuntime.EnsureInitialized();
+        if (settings.Threads is { } threads)
+        {
+            torch.set_num_threads(threads);
+        }
+        var device = TorchSharpRuntime.ResolveDevice(settings.Device);
+        LabeledImageSet train = FashionMnist.Load(DataSplit.Train, settings.DataDirectory);
+        LabeledImageSet test = FashionMnist.Load(DataSplit.Test, settings.DataDirectory);
+        if (settings.TrainLimit is { } trainLimit)
+        {
+            train = train.Take(trainLimit);
+        }
+        if (settings.TestLimit is { } testLimit)
+        {
+            test = test.Take(testLimit);
+        }
+        log.WriteLine($"Fashion-MNIST: {train.Count} training, {test.Count} test images; device {device}; {torch.get_num_threads()} thread(s)");
+        Directory.CreateDirectory(settings.OutputDirectory);
+
+        (TorchModel teacher, double teacherSeconds) = await GetTeacherAsync(train, device, cancellationToken).ConfigureAwait(false);
+        using (teacher)
+        {
+            float[] teacherTest = PredictAll(teacher, test);
+            double teacherAccuracy = ClassificationMetrics.Accuracy(teacherTest, test.Labels, 10);
+            log.WriteLine($"teacher {settings.Teacher}: test accuracy {teacherAccuracy:P2}, {teacher.Metadata.ParameterCount:N0} parameters");
+
+            var kd = new List<(double Accuracy, double Agreement, double Ece, double Seconds, long Size, TorchModel Model)>();
+            var scratch = new List<(double Accuracy, double Agreement, double Ece, double Seconds, long Size, TorchModel Model)>();
+            try
+            {
+                foreach (int seed in settings.Seeds)
+                {
+                    kd.Add(await TrainStudentAsync(seed, teacher, train, test, teacherTest, device, distil: true, cancellationToken).ConfigureAwait(false));
+                    scratch.Add(await TrainStudentAsync(seed, teacher, train, test, teacherTest, device, distil: false, cancellationToken).ConfigureAwait(false));
+                    log.WriteLine($"seed {seed}: distilled {kd[^1].Accuracy:P2}, from scratch {scratch[^1].Accuracy:P2} ({(kd[^1].Accuracy - scratch[^1].Accuracy) * 100:+0.00;-0.00} pp)");
+                }
+
+                log.WriteLine("measuring latency…");
+                ModelReport teacherReport = Report(settings.Teacher, teacher, [teacherAccuracy], null, ClassificationMetrics.ExpectedCalibrationError(teacherTest, test.Labels, 10), teacherSeconds, test);
+                ModelReport kdReport = Report(settings.Student, kd[0].Model, kd.Select(k => k.Accuracy).ToArray(), kd.Average(k => k.Agreement), kd.Average(k => k.Ece), kd.Average(k => k.Seconds), test);
+                ModelReport scratchReport = Report(settings.Student, scratch[0].Model, scratch.Select(k => k.Accuracy).ToArray(), scratch.Average(k => k.Agreement), scratch.Average(k => k.Ece), scratch.Average(k => k.Seconds), test);
+                var options = StudentOptions(0, true);
+                return new DistillReport(
+                    "fashion-mnist", settings.Seeds, train.Count, test.Count, settings.Epochs,
+                    Math.Round(options.TemperatureSchedule().ValueAt(0, 1), 6), Math.Round(options.AlphaSchedule().ValueAt(0, 1), 6), settings.Temperature, settings.Alpha,
+                    device.ToString(), torch.get_num_threads(), teacherReport, kdReport, scratchReport,
+                    (kdReport.Accuracy - scratchReport.Accuracy) * 100,
+                    $"{RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cores, {RuntimeInformation.ProcessArchitecture}",
+                    DateTimeOffset.UtcNow, total.Elapsed.TotalSeconds);
+            }
+            finally
+            {
+                foreach (var s in kd.Concat(scratch))
+                {
+                    s.Model.Dispose();
+                }
+            }
+        }
+    }
+
+    private void Validate()
+    {
+        if (settings.Seeds.Count == 0)
+        {
+            throw new ArgumentException("Give at least one seed (--seeds 0,1,2).", nameof(settings));
+        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.TeacherEpochs, 1, "--teacher-epochs");
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.LatencyIterations, 1, "--latency-iterations");
+        if (settings.TrainLimit is < 1)
+        {
+            throw new ArgumentOutOfRangeException("--train-limit", settings.TrainLimit, "The training subset needs at least one image.");
+        }
+        if (settings.TestLimit is < 1)
+        {
+            throw new ArgumentOutOfRangeException("--test-limit", settings.TestLimit, "The test subset needs at least one image.");
+        }
+        StudentOptions(0, true).Validate();
+        _ = ModelPresets.Create(settings.Teacher, ImageShape, 10).GetName();
+        _ = ModelPresets.Create(settings.Student, ImageShape, 10).GetName();
+    }
+
+    private DistillationOptions StudentOptions(int seed, bool distil) => new()
+    {
+        Epochs = settings.Epochs,
+        BatchSize = settings.BatchSize,
+        Seed = seed,
+        LearningRate = settings.LearningRate,
+        Optimizer = ParseOptimizer(settings.Optimizer),
+        Temperature = settings.Temperature,
+        Alpha = distil ? settings.Alpha : "0",
+        Device = settings.Device,
+    };
+
+    private static OptimizerKind ParseOptimizer(string name) => name.ToLowerInvariant() switch
+    {
+        "adamw" => OptimizerKind.AdamW,
+        "sgd" => OptimizerKind.Sgd,
+        _ => throw new ArgumentException($"Unknown optimizer '{name}'. Use 'adamw' or 'sgd'.", "--optimizer"),
+    };
+
+    private async Task<(TorchModel Teacher, double Seconds)> GetTeacherAsync(LabeledImageSet train, torch.Device device, CancellationToken cancellationToken)
+    {
+        string key = TeacherCacheKey(train);
+        string path = Path.Combine(settings.CacheDirectory, $"teacher-{key}.weights");
+        TorchModel teacher = TorchModel.FromPreset(settings.Teacher, ImageShape, 10, seed: 1000, device);
+        if (File.Exists(path))
+        {
+            try
+            {
+                using FileStream stream = File.OpenRead(path);
+                teacher.LoadWeights(stream);
+                log.WriteLine($"teacher loaded from cache {path}");
+                return (teacher, 0);
+            }
+            catch (InvalidDataException ex)
+            {
+                log.WriteLine($"cached teacher {path} is unusable ({ex.Message}); training it again");
+            }
+        }
+        log.WriteLine($"training teacher {settings.Teacher} for {settings.TeacherEpochs} epoch(s)…");
+        var options = new DistillationOptions
+        {
+            Epochs = settings.TeacherEpochs,
+            BatchSize = settings.BatchSize,
+            Seed = 1000,
+            LearningRate = settings.TeacherLearningRate,
+            Device = settings.Device,
+        };
+        var clock = Stopwatch.StartNew();
+        await new TorchDistiller(options, new HardLabelLoss(), [EpochLine("teacher")]).FitAsync(teacher, null, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+        Directory.CreateDirectory(settings.CacheDirectory);
+        string temp = path + ".tmp";
+        using (FileStream stream = File.Create(temp))
+        {
+            teacher.SaveWeights(stream);
+        }
+        File.Move(temp, path, overwrite: true);
+        return (teacher, clock.Elapsed.TotalSeconds);
+    }
+
+    private string TeacherCacheKey(LabeledImageSet train)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(MemoryMarshal.AsBytes(train.Pixels.AsSpan()));
+        hash.AppendData(MemoryMarshal.AsBytes(train.Labels.AsSpan()));
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $"{settings.Teacher}|{settings.TeacherEpochs}|{settings.BatchSize}|{settings.TeacherLearningRate}|{torch.__version__}")));
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+
+    private async Task<(double Accuracy, double Agreement, double Ece, double Seconds, long Size, TorchModel Model)> TrainStudentAsync(
+        int seed, TorchModel teacher, LabeledImageSet train, LabeledImageSet test, float[] teacherTest, torch.Device device, bool distil, CancellationToken cancellationToken)
+    {
+        string label = $"{(distil ? "distilled" : "scratch")} seed {seed}";
+        TorchModel student = TorchModel.FromPreset(settings.Student, ImageShape, 10, seed, device);
+        var clock = Stopwatch.StartNew();
+        IDistillationLoss loss = distil ? new HintonDistillationLoss(StudentOptions(seed, true).AlphaSchedule(), StudentOptions(seed, true).TemperatureSchedule()) : new HardLabelLoss();
+        await new TorchDistiller(StudentOptions(seed, distil), loss, [EpochLine(label)])
+            .FitAsync(student, distil ? teacher : null, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+        double seconds = clock.Elapsed.TotalSeconds;
+        float[] logits = PredictAll(student, test);
+        string file = Path.Combine(settings.OutputDirectory, $"student-{(distil ? "kd" : "scratch")}-seed{seed}.weights");
+        string temp = file + ".tmp";
+        using (FileStream stream = File.Create(temp))
+        {
+            student.SaveWeights(stream);
+        }
+        File.Move(temp, file, overwrite: true);
+        return (ClassificationMetrics.Accuracy(logits, test.Labels, 10), ClassificationMetrics.Agreement(logits, teacherTest, 10),
+            ClassificationMetrics.ExpectedCalibrationError(logits, test.Labels, 10), seconds, new FileInfo(file).Length, student);
+    }
+
+    private ProgressCallback EpochLine(string label) =>
+        new(new SyncProgress(p =>
+        {
+            if (p.Summary is { } s)
+            {
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {label}: epoch {s.Epoch + 1}/{p.Epochs} loss {s.TrainLoss.GetValueOrDefault("total"):F4} ({s.Duration.TotalSeconds:F1} s, {s.SamplesPerSecond:F0} samples/s)"));
+            }
+        }));
+
+    private ModelReport Report(string architecture, TorchModel model, double[] accuracies, double? agreement, double ece, double seconds, LabeledImageSet test)
+    {
+        LatencyResult one = LatencyProbe.Measure(model, test, 1, settings.LatencyIterations);
+        LatencyResult batch = LatencyProbe.Measure(model, test, Math.Min(64, test.Count), Math.Max(10, settings.LatencyIterations / 4));
+        double mean = accuracies.Average();
+        double std = accuracies.Length > 1 ? Math.Sqrt(accuracies.Sum(a => (a - mean) * (a - mean)) / (accuracies.Length - 1)) : 0;
+        return new ModelReport(architecture, mean, accuracies, std, model.Metadata.ParameterCount ?? 0, model.WeightsSizeInBytes(),
+            new LatencyMs(one.P50, one.P99), new LatencyMs(batch.P50, batch.P99), batch.SamplesPerSecond, agreement, ece, seconds);
+    }
+
+    private static float[] PredictAll(TorchModel model, LabeledImageSet data)
+    {
+        var all = new List<float>(data.Count * 10);
+        foreach (Batch batch in data.GetBatches(1000, shuffle: false, 0, 0))
+        {
+            all.AddRange(model.Predict(batch.Inputs).Logits.Data.ToArray());
+        }
+        return [.. all];
+    }
+
+    /// <summary>Reports synchronously on the training thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
+    private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

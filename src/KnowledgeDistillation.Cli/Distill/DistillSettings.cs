@@ -1,0 +1,45 @@
+namespace KnowledgeDistillation.Cli.Distill;
+
+/// <summary>The settings of one <c>kd distill</c> run (the CLI's options, with the default recipe).</summary>
+internal sealed record DistillSettings
+{
+    public string Teacher { get; init; } = DistillDefaults.Teacher;
+
+    public string Student { get; init; } = DistillDefaults.Student;
+
+    public int TeacherEpochs { get; init; } = DistillDefaults.TeacherEpochs;
+
+    public int Epochs { get; init; } = DistillDefaults.Epochs;
+
+    public IReadOnlyList<int> Seeds { get; init; } = DistillDefaults.Seeds;
+
+    public string Temperature { get; init; } = DistillDefaults.Temperature;
+
+    public string Alpha { get; init; } = DistillDefaults.Alpha;
+
+    public int BatchSize { get; init; } = DistillDefaults.BatchSize;
+
+    public double LearningRate { get; init; } = DistillDefaults.LearningRate;
+
+    public double TeacherLearningRate { get; init; } = DistillDefaults.TeacherLearningRate;
+
+    public string Optimizer { get; init; } = "adamw";
+
+    public string Device { get; init; } = "auto";
+
+    public int? Threads { get; init; }
+
+    public int? TrainLimit { get; init; }
+
+    public int? TestLimit { get; init; }
+
+    public string OutputDirectory { get; init; } = "runs/distill";
+
+    public string CacheDirectory { get; init; } = ".kd-cache";
+
+    public string? DataDirectory { get; init; }
+
+    public string? JsonPath { get; init; }
+
+    public int LatencyIterations { get; init; } = 200;
+}

@@ -1,0 +1,33 @@
+using System.Diagnostics;
+using KnowledgeDistillation.Abstractions;
+using KnowledgeDistillation.Data;
+using KnowledgeDistillation.TorchSharp.Models;
+
+namespace KnowledgeDistillation.Cli.Distill;
+
+/// <summary>Measures inference latency percentiles of a model through its public <see cref="ITeacher"/> path (input copy included).</summary>
+internal static class LatencyProbe
+{
+    public static LatencyResult Measure(TorchModel model, LabeledImageSet data, int batchSize, int iterations, int warmup = 5)
+    {
+        Batch batch = data.GetBatches(batchSize, shuffle: false, 0, 0).First();
+        for (int i = 0; i < warmup; i++)
+        {
+            _ = model.Predict(batch.Inputs);
+        }
+        var samples = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            _ = model.Predict(batch.Inputs);
+            samples[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(samples);
+        double p50 = Percentile(samples, 0.50), p99 = Percentile(samples, 0.99);
+        return new LatencyResult(p50, p99, batch.Labels.Length / (samples.Average() / 1000.0));
+    }
+
+    private static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+}
+
+internal sealed record LatencyResult(double P50, double P99, double SamplesPerSecond);
