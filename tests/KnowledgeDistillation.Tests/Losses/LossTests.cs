@@ -1,0 +1,135 @@
+using KnowledgeDistillation.Losses;
+using KnowledgeDistillation.Schedules;
+
+namespace KnowledgeDistillation.Tests.Losses;
+
+public sealed class LossTests
+{
+    private static (float[] Student, float[] Teacher, int[] Labels) Batch(int rows, int classes, int seed)
+    {
+        var r = new Random(seed);
+        float[] s = Enumerable.Range(0, rows * classes).Select(_ => (r.NextSingle() * 6) - 3).ToArray();
+        float[] t = Enumerable.Range(0, rows * classes).Select(_ => (r.NextSingle() * 6) - 3).ToArray();
+        int[] y = Enumerable.Range(0, rows).Select(_ => r.Next(classes)).ToArray();
+        return (s, t, y);
+    }
+
+    /// <summary>Independent double-precision Hinton loss, written here from the definition.</summary>
+    private static double ReferenceHinton(float[] s, float[] t, int[] y, int classes, double temperature, double alpha)
+    {
+        double kd = 0, ce = 0;
+        for (int r = 0; r < y.Length; r++)
+        {
+            double[] ls = LogSoftmax(s, r, classes, temperature), lt = LogSoftmax(t, r, classes, temperature), l1 = LogSoftmax(s, r, classes, 1);
+            for (int c = 0; c < classes; c++)
+            {
+                kd += Math.Exp(lt[c]) * (lt[c] - ls[c]);
+            }
+            ce -= l1[y[r]];
+        }
+        return ((alpha * temperature * temperature * kd) + ((1 - alpha) * ce)) / y.Length;
+    }
+
+    private static double[] LogSoftmax(float[] x, int row, int classes, double t)
+    {
+        double[] v = Enumerable.Range(0, classes).Select(c => x[(row * classes) + c] / t).ToArray();
+        double max = v.Max();
+        double lse = max + Math.Log(v.Sum(z => Math.Exp(z - max)));
+        return v.Select(z => z - lse).ToArray();
+    }
+
+    [Fact]
+    public void Hinton_MatchesAnIndependentReference_AndItsGradientMatchesFiniteDifferences()
+    {
+        (float[] s, float[] t, int[] y) = Batch(4, 7, 1);
+        var loss = new HintonDistillationLoss(0.7f, 3f);
+        var grad = new float[s.Length];
+
+        LossValue v = loss.Compute(new LossInputs(s, t, y, 7, 0, 10), grad);
+
+        v.Total.Should().BeApproximately((float)ReferenceHinton(s, t, y, 7, 3, 0.7), 1e-5f);
+        v.Terms["alpha"].Should().Be(0.7f);
+        v.Terms["temperature"].Should().Be(3f);
+        for (int i = 0; i < s.Length; i += 5)
+        {
+            float[] plus = (float[])s.Clone(), minus = (float[])s.Clone();
+            plus[i] += 1e-2f;
+            minus[i] -= 1e-2f;
+            double numeric = (ReferenceHinton(plus, t, y, 7, 3, 0.7) - ReferenceHinton(minus, t, y, 7, 3, 0.7)) / 2e-2;
+            grad[i].Should().BeApproximately((float)numeric, 2e-4f);
+        }
+    }
+
+    [Fact]
+    public void Hinton_FollowsItsSchedules()
+    {
+        (float[] s, float[] t, int[] y) = Batch(2, 5, 2);
+        var loss = new HintonDistillationLoss(Schedule.Linear(1, 0), Schedule.Piecewise(4, 1));
+        var grad = new float[s.Length];
+        LossValue first = loss.Compute(new LossInputs(s, t, y, 5, 0, 10), grad);
+        LossValue last = loss.Compute(new LossInputs(s, t, y, 5, 9, 10), grad);
+        first.Terms["alpha"].Should().Be(1);
+        first.Terms["temperature"].Should().Be(4);
+        first.Total.Should().BeApproximately(first.Terms["kd"], 1e-6f);
+        last.Terms["alpha"].Should().Be(0);
+        last.Terms["temperature"].Should().Be(1);
+        last.Total.Should().BeApproximately(last.Terms["ce"], 1e-6f);
+    }
+
+    [Fact]
+    public void Normalizer_ScalesLossAndGradient_ForGradientAccumulation()
+    {
+        (float[] s, float[] t, int[] y) = Batch(4, 6, 3);
+        var loss = new HintonDistillationLoss(0.5f, 2f);
+        var perBatch = new float[s.Length];
+        var accumulated = new float[s.Length];
+        LossValue a = loss.Compute(new LossInputs(s, t, y, 6, 0, 1), perBatch);
+        LossValue b = loss.Compute(new LossInputs(s, t, y, 6, 0, 1, normalizer: 16), accumulated);
+        b.Total.Should().BeApproximately(a.Total * 4 / 16, 1e-6f);
+        accumulated.Zip(perBatch, (x, z) => x - (z * 4 / 16)).Should().OnlyContain(d => Math.Abs(d) < 1e-7);
+    }
+
+    [Fact]
+    public void Composite_SumsWeightedTerms_AndReportsEach()
+    {
+        (float[] s, float[] t, int[] y) = Batch(3, 4, 4);
+        var hinton = new HintonDistillationLoss(1f, 2f);
+        var ce = new HardLabelLoss();
+        var composite = new CompositeDistillationLoss([(hinton, Schedule.Constant(0.25f)), (ce, Schedule.Constant(2f))]);
+        var g = new float[s.Length];
+        var g1 = new float[s.Length];
+        var g2 = new float[s.Length];
+
+        LossValue v = composite.Compute(new LossInputs(s, t, y, 4, 0, 1), g);
+        LossValue v1 = hinton.Compute(new LossInputs(s, t, y, 4, 0, 1), g1);
+        LossValue v2 = ce.Compute(new LossInputs(s, t, y, 4, 0, 1), g2);
+
+        v.Total.Should().BeApproximately((0.25f * v1.Total) + (2 * v2.Total), 1e-5f);
+        v.Terms["hinton"].Should().Be(v1.Total);
+        v.Terms["ce"].Should().Be(v2.Total);
+        v.Terms["hinton.weight"].Should().Be(0.25f);
+        v.Terms["hinton.kd"].Should().Be(v1.Terms["kd"]);
+        for (int i = 0; i < g.Length; i++)
+        {
+            g[i].Should().BeApproximately((0.25f * g1[i]) + (2 * g2[i]), 1e-6f);
+        }
+    }
+
+    [Fact]
+    public void BadHyperParameters_AndMissingTeacher_AreClearErrors()
+    {
+        Action alpha = () => _ = new HintonDistillationLoss(1.5f, 2f);
+        alpha.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*[0, 1]*");
+        Action temperature = () => _ = new HintonDistillationLoss(0.5f, 0f);
+        temperature.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*positive*");
+        Action nanTemperature = () => _ = new HintonDistillationLoss(0.5f, float.NaN);
+        nanTemperature.Should().Throw<ArgumentOutOfRangeException>();
+
+        (float[] s, _, int[] y) = Batch(2, 3, 5);
+        Action noTeacher = () => new HintonDistillationLoss(0.5f, 2f).Compute(new LossInputs(s, [], y, 3, 0, 1), new float[s.Length]);
+        noTeacher.Should().Throw<ArgumentException>().WithMessage("*needs teacher logits*");
+
+        Action duplicate = () => _ = new CompositeDistillationLoss([(new HardLabelLoss(), Schedule.Constant(1)), (new HardLabelLoss(), Schedule.Constant(1))]);
+        duplicate.Should().Throw<ArgumentException>().WithMessage("*named 'ce'*");
+    }
+}
