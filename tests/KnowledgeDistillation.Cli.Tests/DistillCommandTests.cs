@@ -1,0 +1,77 @@
+using System.Text.Json;
+using KnowledgeDistillation.Cli.Commands;
+using KnowledgeDistillation.Cli.Distill;
+
+namespace KnowledgeDistillation.Cli.Tests;
+
+public sealed class DistillCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("kd-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private DistillSettings Small(string? json = null) => new()
+    {
+        Teacher = "mlp:64",
+        Student = "mlp:16",
+        TeacherEpochs = 3,
+        Epochs = 3,
+        Seeds = [0, 1],
+        TrainLimit = 2000,
+        TestLimit = 200,
+        LatencyIterations = 5,
+        Threads = 1,
+        OutputDirectory = Path.Combine(_dir, "out"),
+        CacheDirectory = Path.Combine(_dir, "cache"),
+        JsonPath = json,
+    };
+
+    [Fact]
+    public async Task Distill_OnASubset_WritesTheTableAndTheDocumentedJson_AndCachesTheTeacher()
+    {
+        string json = Path.Combine(_dir, "results.json");
+        var output = new StringWriter();
+
+        int code = await DistillCommand.RunAsync(Small(json), output, CancellationToken.None);
+
+        code.Should().Be(0, output.ToString());
+        output.ToString().Should().Contain("| teacher | mlp:64 |").And.Contain("| student (distilled) | mlp:16 |").And.Contain("distillation gain");
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
+        JsonElement root = doc.RootElement;
+        root.GetProperty("dataset").GetString().Should().Be("fashion-mnist");
+        root.GetProperty("seeds").EnumerateArray().Select(e => e.GetInt32()).Should().Equal(0, 1);
+        foreach (string model in new[] { "teacher", "student_kd", "student_scratch" })
+        {
+            JsonElement m = root.GetProperty(model);
+            m.GetProperty("accuracy").GetDouble().Should().BeInRange(0.3, 1.0, $"{model} learned something");
+            m.GetProperty("parameters").GetInt64().Should().BePositive();
+            m.GetProperty("size_bytes").GetInt64().Should().BePositive();
+            m.GetProperty("latency_ms").GetProperty("p50").GetDouble().Should().BePositive();
+            m.GetProperty("latency_ms").GetProperty("p99").GetDouble().Should().BeGreaterThanOrEqualTo(m.GetProperty("latency_ms").GetProperty("p50").GetDouble());
+        }
+        root.GetProperty("student_kd").GetProperty("parameters").GetInt64().Should().BeLessThan(root.GetProperty("teacher").GetProperty("parameters").GetInt64());
+        Directory.GetFiles(Path.Combine(_dir, "cache"), "teacher-*.weights").Should().ContainSingle();
+        Directory.GetFiles(Path.Combine(_dir, "out"), "student-*.weights").Should().HaveCount(4);
+
+        var again = new StringWriter();
+        (await DistillCommand.RunAsync(Small(), again, CancellationToken.None)).Should().Be(0);
+        again.ToString().Should().Contain("teacher loaded from cache");
+    }
+
+    [Theory]
+    [InlineData("temperature")]
+    [InlineData("student")]
+    [InlineData("seeds")]
+    public async Task Distill_BadSettings_Exit2BeforeTraining(string what)
+    {
+        DistillSettings settings = what switch
+        {
+            "temperature" => Small() with { Temperature = "-2" },
+            "student" => Small() with { Student = "transformer:9" },
+            _ => Small() with { Seeds = [] },
+        };
+        var output = new StringWriter();
+        (await DistillCommand.RunAsync(settings, output, CancellationToken.None)).Should().Be(2);
+        Directory.Exists(Path.Combine(_dir, "cache")).Should().BeFalse("nothing was trained");
+    }
+}
