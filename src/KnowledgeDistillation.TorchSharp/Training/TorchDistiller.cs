@@ -5,12 +5,12 @@ using KnowledgeDistillation.Losses;
 using KnowledgeDistillation.Metrics;
 using KnowledgeDistillation.TorchSharp.Losses;
 using KnowledgeDistillation.TorchSharp.Models;
+using KnowledgeDistillation.TorchSharp.Optimizers;
 using KnowledgeDistillation.TorchSharp.Runtime;
 using KnowledgeDistillation.Training;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace KnowledgeDistillation.TorchSharp.Training;
@@ -91,7 +91,7 @@ public sealed partial class TorchDistiller
             torch.set_num_threads(threads);
         }
 
-        using optim.Optimizer optimizer = CreateOptimizer(student);
+        using IStepOptimizer optimizer = CreateOptimizer(student);
         var history = new DistillationHistory();
         int startEpoch = 0;
         long step = 0;
@@ -257,29 +257,25 @@ public sealed partial class TorchDistiller
     private bool UseTorchOperations(TorchModel student) =>
         LossPath == LogitLossPath.TorchOperations || (LossPath == LogitLossPath.Auto && student.Device.type != DeviceType.CPU);
 
-    private double ApplyStep(TorchModel student, optim.Optimizer optimizer, long step, long totalSteps)
+    private double ApplyStep(TorchModel student, IStepOptimizer optimizer, long step, long totalSteps)
     {
-        // Everything transient of the update (gradient handles, the clipping norm) dies with this scope; the
-        // optimizer's state tensors are detached from scopes by TorchSharp and survive (the resume test proves it).
-        using var scope = torch.NewDisposeScope();
         if (_options.GradientClipNorm is { } clip)
         {
+            // Its own scope: the returned norm tensor must not outlive the step.
+            using var clipScope = torch.NewDisposeScope();
             nn.utils.clip_grad_norm_(student.Module.parameters(), clip);
         }
         double lr = LearningRates.At(step, totalSteps, _options.LearningRate, _options.WarmupFraction, _options.LearningRateSchedule);
-        foreach (var group in optimizer.ParamGroups)
-        {
-            group.LearningRate = lr;
-        }
-        optimizer.step();
-        optimizer.zero_grad();
+        optimizer.Step(lr);
+        optimizer.ZeroGrad();
         return lr;
     }
 
-    private optim.Optimizer CreateOptimizer(TorchModel student) => _options.Optimizer switch
+    // This library's optimizers, not torch.optim: see StableOptimizer for the TorchSharp Scalar lifetime bug they avoid.
+    private IStepOptimizer CreateOptimizer(TorchModel student) => _options.Optimizer switch
     {
-        OptimizerKind.Sgd => torch.optim.SGD(student.Module.parameters(), _options.LearningRate, momentum: _options.Momentum, weight_decay: _options.WeightDecay),
-        _ => torch.optim.AdamW(student.Module.parameters(), _options.LearningRate, weight_decay: _options.WeightDecay),
+        OptimizerKind.Sgd => new StableSgd(student.Module.parameters(), _options.Momentum, _options.WeightDecay),
+        _ => new StableAdamW(student.Module.parameters(), _options.WeightDecay),
     };
 
     private static async Task<Float32Tensor> InferTeacherAsync(ITeacher teacher, Batch batch, int classes, CancellationToken cancellationToken)
@@ -353,7 +349,7 @@ public sealed partial class TorchDistiller
         }
     }
 
-    private (int Epoch, long Step) Restore(string path, TorchModel student, optim.Optimizer optimizer, DistillationHistory history)
+    private (int Epoch, long Step) Restore(string path, TorchModel student, IStepOptimizer optimizer, DistillationHistory history)
     {
         TrainingCheckpoint checkpoint = TrainingCheckpoint.Load(path);
         CheckpointHeader header = checkpoint.Header;
@@ -361,14 +357,14 @@ public sealed partial class TorchDistiller
         {
             throw new ArgumentException($"Checkpoint '{path}' was written by a run with seed {header.Seed}; resume with the same seed (options have {_options.Seed}).", nameof(path));
         }
-        if (header.Optimizer != optimizer.GetType().Name)
+        if (header.Optimizer != optimizer.Name)
         {
-            throw new ArgumentException($"Checkpoint '{path}' holds {header.Optimizer} state but the options ask for {optimizer.GetType().Name}.", nameof(path));
+            throw new ArgumentException($"Checkpoint '{path}' holds {header.Optimizer} state but the options ask for {optimizer.Name}.", nameof(path));
         }
         using var optimizerBackup = new MemoryStream();
         using (var w = new BinaryWriter(optimizerBackup, System.Text.Encoding.UTF8, leaveOpen: true))
         {
-            ((OptimizerHelper)optimizer).save_state_dict(w);
+            optimizer.SaveState(w);
         }
         using var studentBackup = new MemoryStream();
         student.SaveWeights(studentBackup);
@@ -379,14 +375,14 @@ public sealed partial class TorchDistiller
                 student.LoadWeights(weights);
             }
             using var state = new BinaryReader(new MemoryStream(checkpoint.OptimizerState));
-            ((OptimizerHelper)optimizer).load_state_dict(state);
+            optimizer.LoadState(state);
         }
-        catch (Exception ex) when (ex is not InvalidDataException and not OutOfMemoryException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             studentBackup.Position = 0;
             student.LoadWeights(studentBackup);
             optimizerBackup.Position = 0;
-            ((OptimizerHelper)optimizer).load_state_dict(new BinaryReader(optimizerBackup));
+            optimizer.LoadState(new BinaryReader(optimizerBackup));
             throw new InvalidDataException($"Checkpoint '{path}' does not fit this student/optimizer ({ex.Message}); nothing was changed.", ex);
         }
         foreach (EpochSummary e in header.History)
@@ -400,7 +396,7 @@ public sealed partial class TorchDistiller
     [LoggerMessage(Level = LogLevel.Information, Message = "epoch {Epoch}/{Epochs}: loss {Loss:F4}, val_accuracy {Accuracy:P2} ({Seconds:F1} s)")]
     private static partial void LogEpoch(ILogger logger, int epoch, int epochs, double loss, double accuracy, double seconds);
 
-    private sealed class Control(TorchDistiller owner, TorchModel student, optim.Optimizer optimizer, long totalSteps) : ITrainingControl
+    private sealed class Control(TorchDistiller owner, TorchModel student, IStepOptimizer optimizer, long totalSteps) : ITrainingControl
     {
         public string? StopReason { get; private set; }
 
@@ -421,7 +417,7 @@ public sealed partial class TorchDistiller
             using var state = new MemoryStream();
             using (var w = new BinaryWriter(state, System.Text.Encoding.UTF8, leaveOpen: true))
             {
-                ((OptimizerHelper)optimizer).save_state_dict(w);
+                optimizer.SaveState(w);
             }
             new TrainingCheckpoint
             {
@@ -431,7 +427,7 @@ public sealed partial class TorchDistiller
                     Step = Step,
                     Seed = owner._options.Seed,
                     StudentName = student.Metadata.Name,
-                    Optimizer = optimizer.GetType().Name,
+                    Optimizer = optimizer.Name,
                     CreatedUtc = DateTimeOffset.UtcNow,
                     History = History.Epochs.ToArray(),
                 },
