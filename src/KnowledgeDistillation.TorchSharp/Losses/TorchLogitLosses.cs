@@ -19,11 +19,17 @@ public static class TorchLogitLosses
         ArgumentNullException.ThrowIfNull(studentLogits);
         ArgumentNullException.ThrowIfNull(teacherLogits);
         ArgumentNullException.ThrowIfNull(labels);
-        Tensor logPs = nn.functional.log_softmax(studentLogits / temperature, 1);
-        Tensor logPt = nn.functional.log_softmax(teacherLogits.detach() / temperature, 1);
+        // Explicit Scalars kept alive across the native calls (see StableOptimizer for the bug this avoids).
+        using Scalar t = temperature.ToScalar();
+        using Scalar kdScale = (temperature * temperature / normalizer).ToScalar();
+        using Scalar inverseNormalizer = (1.0 / normalizer).ToScalar();
+        using Scalar a = alpha.ToScalar();
+        using Scalar oneMinusA = (1 - alpha).ToScalar();
+        Tensor logPs = nn.functional.log_softmax(studentLogits.div(t), 1);
+        Tensor logPt = nn.functional.log_softmax(teacherLogits.detach().div(t), 1);
         // TorchSharp's kl_div defaults to log_target = true (PyTorch's to false) and has no batchmean: Sum / normalizer.
-        Tensor kd = nn.functional.kl_div(logPs, logPt, reduction: nn.Reduction.Sum, log_target: true) * (temperature * temperature / normalizer);
-        Tensor ce = nn.functional.cross_entropy(studentLogits, labels, reduction: nn.Reduction.Sum) / normalizer;
-        return ((alpha * kd) + ((1 - alpha) * ce), kd, ce);
+        Tensor kd = nn.functional.kl_div(logPs, logPt, reduction: nn.Reduction.Sum, log_target: true).mul(kdScale);
+        Tensor ce = nn.functional.cross_entropy(studentLogits, labels, reduction: nn.Reduction.Sum).mul(inverseNormalizer);
+        return (kd.mul(a).add(ce.mul(oneMinusA)), kd, ce);
     }
 }
