@@ -1,0 +1,115 @@
+using KnowledgeDistillation.Kernels.Rows;
+
+namespace KnowledgeDistillation.Kernels;
+
+/// <summary>
+/// The per-row math of the dense divergences. Every function returns the row's loss in double (before T² and the
+/// normalizer) and, when a gradient row is given, writes d(loss · scale)/d(student logits) with gradientScale = scale / T.
+/// Rows with a non-finite element return NaN at once when checkFinite is set (the caller then throws).
+/// </summary>
+internal static class DivergenceRows
+{
+    internal static float Max(ReadOnlySpan<float> values, out float finiteProbe)
+    {
+        var pass = new MaxPass(values);
+        RowPassRunner.Run(ref pass, values.Length);
+        finiteProbe = pass.FiniteProbe;
+        return pass.Max;
+    }
+
+    internal static double SumExp(ReadOnlySpan<float> values, float scale, float offset)
+    {
+        var pass = new SumExpPass(values, scale, offset);
+        RowPassRunner.Run(ref pass, values.Length);
+        return pass.Sum;
+    }
+
+    /// <summary>Forward KL(p_t ‖ p_s), or the soft-target cross-entropy; both have gradient (p_s − p_t)/T.</summary>
+    internal static double Forward(ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, float inverseTemperature, bool crossEntropy, bool checkFinite, float gradientScale, Span<float> gradient)
+    {
+        float studentMax = Max(student, out float studentProbe);
+        float teacherMax = Max(teacher, out float teacherProbe);
+        if (checkFinite && !float.IsFinite(studentProbe + teacherProbe))
+        {
+            return double.NaN;
+        }
+
+        float studentOffset = -studentMax * inverseTemperature;
+        float teacherOffset = -teacherMax * inverseTemperature;
+        var sums = new PairSumsPass(teacher, student, inverseTemperature, teacherOffset, studentOffset);
+        RowPassRunner.Run(ref sums, student.Length);
+        double logTeacherSum = Math.Log(sums.ReferenceSum);
+        double logStudentSum = Math.Log(sums.OtherSum);
+        double loss = crossEntropy
+            ? logStudentSum - (sums.ReferenceDotOther / sums.ReferenceSum)
+            : (sums.Cross / sums.ReferenceSum) - logTeacherSum + logStudentSum;
+
+        if (!gradient.IsEmpty)
+        {
+            var pass = new ProbabilityDifferencePass(
+                student, teacher, gradient, inverseTemperature, studentOffset, teacherOffset,
+                (float)(gradientScale / sums.OtherSum), (float)(gradientScale / sums.ReferenceSum));
+            RowPassRunner.Run(ref pass, student.Length);
+        }
+
+        return loss;
+    }
+
+    /// <summary>Reverse KL(p_s ‖ p_t); gradient p_s (d − E_ps[d]) / T with d = log p_s − log p_t.</summary>
+    internal static double Reverse(ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, float inverseTemperature, bool checkFinite, float gradientScale, Span<float> gradient)
+    {
+        float studentMax = Max(student, out float studentProbe);
+        float teacherMax = Max(teacher, out float teacherProbe);
+        if (checkFinite && !float.IsFinite(studentProbe + teacherProbe))
+        {
+            return double.NaN;
+        }
+
+        float studentOffset = -studentMax * inverseTemperature;
+        float teacherOffset = -teacherMax * inverseTemperature;
+        var sums = new PairSumsPass(student, teacher, inverseTemperature, studentOffset, teacherOffset);
+        RowPassRunner.Run(ref sums, student.Length);
+        double meanShiftedDifference = sums.Cross / sums.ReferenceSum;
+        double loss = meanShiftedDifference - Math.Log(sums.ReferenceSum) + Math.Log(sums.OtherSum);
+
+        if (!gradient.IsEmpty)
+        {
+            var pass = new ReverseKlGradientPass(
+                student, teacher, gradient, inverseTemperature, studentOffset, teacherOffset,
+                (float)(gradientScale / sums.ReferenceSum), (float)-meanShiftedDifference);
+            RowPassRunner.Run(ref pass, student.Length);
+        }
+
+        return loss;
+    }
+
+    /// <summary>Generalised JSD(β), 0 &lt; β &lt; 1, mixture built in log space; gradient (1−β) p_s (h − E_ps[h]) / T with h = log p_s − log M.</summary>
+    internal static double JensenShannon(ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, float inverseTemperature, float beta, bool checkFinite, float gradientScale, Span<float> gradient)
+    {
+        float studentMax = Max(student, out float studentProbe);
+        float teacherMax = Max(teacher, out float teacherProbe);
+        if (checkFinite && !float.IsFinite(studentProbe + teacherProbe))
+        {
+            return double.NaN;
+        }
+
+        float studentShift = -studentMax * inverseTemperature;
+        float teacherShift = -teacherMax * inverseTemperature;
+        double studentSum = SumExp(student, inverseTemperature, studentShift);
+        double teacherSum = SumExp(teacher, inverseTemperature, teacherShift);
+
+        // Offsets that make s/T + offset the normalised log-probabilities.
+        float studentOffset = (float)(studentShift - Math.Log(studentSum));
+        float teacherOffset = (float)(teacherShift - Math.Log(teacherSum));
+        var lossPass = new JensenShannonLossPass(student, teacher, gradient, inverseTemperature, studentOffset, teacherOffset, beta);
+        RowPassRunner.Run(ref lossPass, student.Length);
+
+        if (!gradient.IsEmpty)
+        {
+            var pass = new JensenShannonGradientPass(student, gradient, inverseTemperature, studentOffset, gradientScale * (1f - beta), (float)lossPass.Centre);
+            RowPassRunner.Run(ref pass, student.Length);
+        }
+
+        return lossPass.Loss;
+    }
+}
