@@ -63,11 +63,9 @@ internal readonly unsafe struct DecoupledKdJob : IRowJob
             return new RowLoss(double.NaN, 0);
         }
 
-        float studentOffset = -studentMax * _inverseTemperature;
-        float teacherOffset = -teacherMax * _inverseTemperature;
-        var head = new PairSumsPass(teacherHead, studentHead, _inverseTemperature, teacherOffset, studentOffset);
+        var head = new PairSumsPass(teacherHead, studentHead, _inverseTemperature, teacherMax, studentMax);
         RowPassRunner.Run(ref head, label);
-        var tail = new PairSumsPass(teacherTail, studentTail, _inverseTemperature, teacherOffset, studentOffset);
+        var tail = new PairSumsPass(teacherTail, studentTail, _inverseTemperature, teacherMax, studentMax);
         RowPassRunner.Run(ref tail, _classes - label - 1);
         double teacherRest = head.ReferenceSum + tail.ReferenceSum;
         double studentRest = head.OtherSum + tail.OtherSum;
@@ -76,8 +74,8 @@ internal readonly unsafe struct DecoupledKdJob : IRowJob
         double nonTarget = ((head.Cross + tail.Cross) / teacherRest) - logTeacherRest + logStudentRest;
 
         // Binary split in log space: log b1 = l_y − logaddexp(l_y, log Z_rest), log b2 = log Z_rest − logaddexp(...).
-        double studentTarget = ((double)student[label] * _inverseTemperature) + studentOffset;
-        double teacherTarget = ((double)teacher[label] * _inverseTemperature) + teacherOffset;
+        double studentTarget = (double)(student[label] - studentMax) * _inverseTemperature;
+        double teacherTarget = (double)(teacher[label] - teacherMax) * _inverseTemperature;
         double studentNormaliser = LogAddExp(studentTarget, logStudentRest);
         double teacherNormaliser = LogAddExp(teacherTarget, logTeacherRest);
         double logStudentTarget = studentTarget - studentNormaliser, logStudentOther = logStudentRest - studentNormaliser;
@@ -91,9 +89,9 @@ internal readonly unsafe struct DecoupledKdJob : IRowJob
             double targetGap = teacherTargetProbability - studentTargetProbability;
             float studentFactor = (float)(_gradientScale * ((_alpha * targetGap) + _beta) / studentRest);
             float teacherFactor = (float)(_gradientScale * _beta / teacherRest);
-            var headPass = new ProbabilityDifferencePass(studentHead, teacherHead, gradient[..label], _inverseTemperature, studentOffset, teacherOffset, studentFactor, teacherFactor);
+            var headPass = new ProbabilityDifferencePass(studentHead, teacherHead, gradient[..label], _inverseTemperature, studentMax, teacherMax, studentFactor, teacherFactor);
             RowPassRunner.Run(ref headPass, label);
-            var tailPass = new ProbabilityDifferencePass(studentTail, teacherTail, gradient[(label + 1)..], _inverseTemperature, studentOffset, teacherOffset, studentFactor, teacherFactor);
+            var tailPass = new ProbabilityDifferencePass(studentTail, teacherTail, gradient[(label + 1)..], _inverseTemperature, studentMax, teacherMax, studentFactor, teacherFactor);
             RowPassRunner.Run(ref tailPass, _classes - label - 1);
             gradient[label] = (float)(-_gradientScale * _alpha * targetGap);
         }

@@ -17,9 +17,9 @@ internal static class DivergenceRows
         return pass.Max;
     }
 
-    internal static double SumExp(ReadOnlySpan<float> values, float scale, float offset)
+    internal static double SumExp(ReadOnlySpan<float> values, float scale, float shift)
     {
-        var pass = new SumExpPass(values, scale, offset);
+        var pass = new SumExpPass(values, scale, shift);
         RowPassRunner.Run(ref pass, values.Length);
         return pass.Sum;
     }
@@ -34,9 +34,7 @@ internal static class DivergenceRows
             return double.NaN;
         }
 
-        float studentOffset = -studentMax * inverseTemperature;
-        float teacherOffset = -teacherMax * inverseTemperature;
-        var sums = new PairSumsPass(teacher, student, inverseTemperature, teacherOffset, studentOffset);
+        var sums = new PairSumsPass(teacher, student, inverseTemperature, teacherMax, studentMax);
         RowPassRunner.Run(ref sums, student.Length);
         double logTeacherSum = Math.Log(sums.ReferenceSum);
         double logStudentSum = Math.Log(sums.OtherSum);
@@ -47,7 +45,7 @@ internal static class DivergenceRows
         if (!gradient.IsEmpty)
         {
             var pass = new ProbabilityDifferencePass(
-                student, teacher, gradient, inverseTemperature, studentOffset, teacherOffset,
+                student, teacher, gradient, inverseTemperature, studentMax, teacherMax,
                 (float)(gradientScale / sums.OtherSum), (float)(gradientScale / sums.ReferenceSum));
             RowPassRunner.Run(ref pass, student.Length);
         }
@@ -65,9 +63,7 @@ internal static class DivergenceRows
             return double.NaN;
         }
 
-        float studentOffset = -studentMax * inverseTemperature;
-        float teacherOffset = -teacherMax * inverseTemperature;
-        var sums = new PairSumsPass(student, teacher, inverseTemperature, studentOffset, teacherOffset);
+        var sums = new PairSumsPass(student, teacher, inverseTemperature, studentMax, teacherMax);
         RowPassRunner.Run(ref sums, student.Length);
         double meanShiftedDifference = sums.Cross / sums.ReferenceSum;
         double loss = meanShiftedDifference - Math.Log(sums.ReferenceSum) + Math.Log(sums.OtherSum);
@@ -75,7 +71,7 @@ internal static class DivergenceRows
         if (!gradient.IsEmpty)
         {
             var pass = new ReverseKlGradientPass(
-                student, teacher, gradient, inverseTemperature, studentOffset, teacherOffset,
+                student, teacher, gradient, inverseTemperature, studentMax, teacherMax,
                 (float)(gradientScale / sums.ReferenceSum), (float)-meanShiftedDifference);
             RowPassRunner.Run(ref pass, student.Length);
         }
@@ -93,20 +89,18 @@ internal static class DivergenceRows
             return double.NaN;
         }
 
-        float studentShift = -studentMax * inverseTemperature;
-        float teacherShift = -teacherMax * inverseTemperature;
-        double studentSum = SumExp(student, inverseTemperature, studentShift);
-        double teacherSum = SumExp(teacher, inverseTemperature, teacherShift);
+        double studentSum = SumExp(student, inverseTemperature, studentMax);
+        double teacherSum = SumExp(teacher, inverseTemperature, teacherMax);
 
-        // Offsets that make s/T + offset the normalised log-probabilities.
-        float studentOffset = (float)(studentShift - Math.Log(studentSum));
-        float teacherOffset = (float)(teacherShift - Math.Log(teacherSum));
-        var lossPass = new JensenShannonLossPass(student, teacher, gradient, inverseTemperature, studentOffset, teacherOffset, beta);
+        // Offsets that make (s - max)/T + offset the normalised log-probabilities.
+        float studentOffset = (float)-Math.Log(studentSum);
+        float teacherOffset = (float)-Math.Log(teacherSum);
+        var lossPass = new JensenShannonLossPass(student, teacher, gradient, inverseTemperature, studentMax, teacherMax, studentOffset, teacherOffset, beta);
         RowPassRunner.Run(ref lossPass, student.Length);
 
         if (!gradient.IsEmpty)
         {
-            var pass = new JensenShannonGradientPass(student, gradient, inverseTemperature, studentOffset, gradientScale * (1f - beta), (float)lossPass.Centre);
+            var pass = new JensenShannonGradientPass(student, gradient, inverseTemperature, studentMax, studentOffset, gradientScale * (1f - beta), (float)lossPass.Centre);
             RowPassRunner.Run(ref pass, student.Length);
         }
 

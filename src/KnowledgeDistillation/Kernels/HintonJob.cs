@@ -46,14 +46,12 @@ internal readonly unsafe struct HintonJob : IRowJob
         }
 
         float inverseTemperature = 1f / _temperature;
-        float studentOffset = -studentMax * inverseTemperature;
-        float teacherOffset = -teacherMax * inverseTemperature;
-        var sums = new PairSumsPass(teacher, student, inverseTemperature, teacherOffset, studentOffset);
+        var sums = new PairSumsPass(teacher, student, inverseTemperature, teacherMax, studentMax);
         RowPassRunner.Run(ref sums, _classes);
         double distillation = (sums.Cross / sums.ReferenceSum) - Math.Log(sums.ReferenceSum) + Math.Log(sums.OtherSum);
 
         bool unitTemperature = _temperature == 1f;
-        double unitSum = unitTemperature ? sums.OtherSum : DivergenceRows.SumExp(student, 1f, -studentMax);
+        double unitSum = unitTemperature ? sums.OtherSum : DivergenceRows.SumExp(student, 1f, studentMax);
         double hardLabel = Math.Log(unitSum) - (student[label] - studentMax);
 
         if (_gradient != null)
@@ -68,8 +66,8 @@ internal readonly unsafe struct HintonJob : IRowJob
             }
 
             var pass = new ProbabilityDifferencePass(
-                student, teacher, gradient, inverseTemperature, studentOffset, teacherOffset,
-                (float)studentFactor, (float)(_distillationGradientScale / sums.ReferenceSum), -studentMax, (float)unitFactor);
+                student, teacher, gradient, inverseTemperature, studentMax, teacherMax,
+                (float)studentFactor, (float)(_distillationGradientScale / sums.ReferenceSum), studentMax, (float)unitFactor);
             RowPassRunner.Run(ref pass, _classes);
             gradient[label] -= (float)_hardLabelGradientScale;
         }

@@ -32,21 +32,20 @@ internal readonly unsafe struct SoftmaxJob : IRowJob
             return new RowLoss(double.NaN, 0);
         }
 
-        float shift = -max * _inverseTemperature;
-        double sum = DivergenceRows.SumExp(source, _inverseTemperature, shift);
+        double sum = DivergenceRows.SumExp(source, _inverseTemperature, max);
         double logSum = Math.Log(sum);
         switch (_mode)
         {
             case SoftmaxMode.Softmax:
                 {
-                    var pass = new AffineWritePass(source, new Span<float>(_destination + offset, _classes), _inverseTemperature, shift, exponentiate: true, (float)(1 / sum));
+                    var pass = new AffineWritePass(source, new Span<float>(_destination + offset, _classes), max, _inverseTemperature, 0f, exponentiate: true, (float)(1 / sum));
                     RowPassRunner.Run(ref pass, _classes);
                     break;
                 }
 
             case SoftmaxMode.LogSoftmax:
                 {
-                    var pass = new AffineWritePass(source, new Span<float>(_destination + offset, _classes), _inverseTemperature, (float)(shift - logSum), exponentiate: false);
+                    var pass = new AffineWritePass(source, new Span<float>(_destination + offset, _classes), max, _inverseTemperature, (float)-logSum, exponentiate: false);
                     RowPassRunner.Run(ref pass, _classes);
                     break;
                 }

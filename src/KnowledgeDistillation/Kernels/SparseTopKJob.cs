@@ -58,8 +58,7 @@ internal readonly unsafe struct SparseTopKJob : IRowJob
             return new RowLoss(double.NaN, 0);
         }
 
-        float studentShift = -studentMax * _inverseTemperature;
-        double studentSum = DivergenceRows.SumExp(student, _inverseTemperature, studentShift);
+        double studentSum = DivergenceRows.SumExp(student, _inverseTemperature, studentMax);
         double logStudentSum = Math.Log(studentSum);
 
         // Teacher log-normaliser over the k entries, and its total mass Σp for the leftover bucket.
@@ -85,7 +84,7 @@ internal readonly unsafe struct SparseTopKJob : IRowJob
         {
             double logTeacher = ((double)values[i] * valueScale) - teacherLogNormaliser;
             double teacherProbability = Math.Exp(logTeacher);
-            double logStudent = MathF.FusedMultiplyAdd(student[indices[i]], _inverseTemperature, studentShift) - logStudentSum;
+            double logStudent = ((student[indices[i]] - studentMax) * _inverseTemperature) - logStudentSum;
             teacherMass += teacherProbability;
             if (teacherProbability > 0)
             {
@@ -97,7 +96,7 @@ internal readonly unsafe struct SparseTopKJob : IRowJob
         {
             if (!gradient.IsEmpty)
             {
-                var pass = new AffineWritePass(student, gradient, _inverseTemperature, studentShift, exponentiate: true, (float)(_gradientScale * teacherMass / studentSum));
+                var pass = new AffineWritePass(student, gradient, studentMax, _inverseTemperature, 0f, exponentiate: true, (float)(_gradientScale * teacherMass / studentSum));
                 RowPassRunner.Run(ref pass, _classes);
                 ScatterTeacher(indices, values, valueScale, teacherLogNormaliser, gradient);
             }
@@ -106,7 +105,7 @@ internal readonly unsafe struct SparseTopKJob : IRowJob
         }
 
         // Extra bucket: exact student mass outside the indices (no cancellation), via the gradient row as scratch.
-        var scratch = new AffineWritePass(student, gradient, _inverseTemperature, studentShift, exponentiate: true);
+        var scratch = new AffineWritePass(student, gradient, studentMax, _inverseTemperature, 0f, exponentiate: true);
         RowPassRunner.Run(ref scratch, _classes);
         for (int i = 0; i < _k; i++)
         {
@@ -126,7 +125,7 @@ internal readonly unsafe struct SparseTopKJob : IRowJob
         for (int i = 0; i < _k; i++)
         {
             int index = indices[i];
-            gradient[index] = (float)(_gradientScale * totalMass * Math.Exp(MathF.FusedMultiplyAdd(student[index], _inverseTemperature, studentShift) - logStudentSum));
+            gradient[index] = (float)(_gradientScale * totalMass * Math.Exp(((student[index] - studentMax) * _inverseTemperature) - logStudentSum));
         }
 
         ScatterTeacher(indices, values, valueScale, teacherLogNormaliser, gradient);

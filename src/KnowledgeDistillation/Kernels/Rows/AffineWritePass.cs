@@ -3,20 +3,22 @@ using KnowledgeDistillation.Kernels.Simd;
 
 namespace KnowledgeDistillation.Kernels.Rows;
 
-/// <summary>Writes y = x·scale + offset (log-softmax), or y = factor·exp(x·scale + offset) (softmax) when exponentiating.</summary>
+/// <summary>Writes y = (x − shift)·scale + offset (log-softmax), or y = factor·exp((x − shift)·scale + offset) (softmax) when exponentiating.</summary>
 internal ref struct AffineWritePass : IRowPass
 {
     private readonly ReadOnlySpan<float> _source;
     private readonly Span<float> _destination;
+    private readonly float _shift;
     private readonly float _scale;
     private readonly float _offset;
     private readonly float _factor;
     private readonly bool _exponentiate;
 
-    public AffineWritePass(ReadOnlySpan<float> source, Span<float> destination, float scale, float offset, bool exponentiate, float factor = 1f)
+    public AffineWritePass(ReadOnlySpan<float> source, Span<float> destination, float shift, float scale, float offset, bool exponentiate, float factor = 1f)
     {
         _source = source;
         _destination = destination;
+        _shift = shift;
         _scale = scale;
         _offset = offset;
         _exponentiate = exponentiate;
@@ -29,6 +31,7 @@ internal ref struct AffineWritePass : IRowPass
     {
         ref float x = ref MemoryMarshal.GetReference(_source);
         ref float y = ref MemoryMarshal.GetReference(_destination);
+        TVec shift = TOps.Broadcast(_shift);
         TVec scale = TOps.Broadcast(_scale);
         TVec offset = TOps.Broadcast(_offset);
         if (_exponentiate)
@@ -36,7 +39,7 @@ internal ref struct AffineWritePass : IRowPass
             TVec factor = TOps.Broadcast(_factor);
             for (int i = start; i < end; i += TOps.Count)
             {
-                TOps.Store(TOps.Multiply(TOps.Exp(TOps.MultiplyAdd(TOps.Load(ref x, i), scale, offset)), factor), ref y, i);
+                TOps.Store(TOps.Multiply(TOps.Exp(TOps.MultiplyAdd(TOps.Subtract(TOps.Load(ref x, i), shift), scale, offset)), factor), ref y, i);
             }
 
             return;
@@ -44,7 +47,7 @@ internal ref struct AffineWritePass : IRowPass
 
         for (int i = start; i < end; i += TOps.Count)
         {
-            TOps.Store(TOps.MultiplyAdd(TOps.Load(ref x, i), scale, offset), ref y, i);
+            TOps.Store(TOps.MultiplyAdd(TOps.Subtract(TOps.Load(ref x, i), shift), scale, offset), ref y, i);
         }
     }
 }

@@ -4,7 +4,7 @@ using KnowledgeDistillation.Kernels.Simd;
 namespace KnowledgeDistillation.Kernels.Rows;
 
 /// <summary>
-/// Generalised JSD(β) over a row, from normalised log-probabilities ls = s/T + cs, lt = t/T + ct:
+/// Generalised JSD(β) over a row, from normalised log-probabilities ls = (s - ms)/T + cs, lt = (t - mt)/T + ct:
 /// log M = logaddexp(ls + log(1-β), lt + log β) (log space, as TRL's GKD builds it),
 /// Loss = Σ β p_t (lt - log M) + (1-β) p_s (ls - log M) and Centre = Σ p_s (ls - log M).
 /// When a scratch row is given it receives p_s (ls - log M), which the gradient pass finishes.
@@ -15,6 +15,8 @@ internal ref struct JensenShannonLossPass : IRowPass
     private readonly ReadOnlySpan<float> _teacher;
     private readonly Span<float> _scratch;
     private readonly float _inverseTemperature;
+    private readonly float _studentShift;
+    private readonly float _teacherShift;
     private readonly float _studentOffset;
     private readonly float _teacherOffset;
     private readonly float _beta;
@@ -23,12 +25,14 @@ internal ref struct JensenShannonLossPass : IRowPass
 
     public JensenShannonLossPass(
         ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, Span<float> scratch, float inverseTemperature,
-        float studentOffset, float teacherOffset, float beta)
+        float studentShift, float teacherShift, float studentOffset, float teacherOffset, float beta)
     {
         _student = student;
         _teacher = teacher;
         _scratch = scratch;
         _inverseTemperature = inverseTemperature;
+        _studentShift = studentShift;
+        _teacherShift = teacherShift;
         _studentOffset = studentOffset;
         _teacherOffset = teacherOffset;
         _beta = beta;
@@ -49,6 +53,8 @@ internal ref struct JensenShannonLossPass : IRowPass
         ref float scratch = ref MemoryMarshal.GetReference(_scratch);
         bool writeScratch = !_scratch.IsEmpty;
         TVec inverseTemperature = TOps.Broadcast(_inverseTemperature);
+        TVec studentShift = TOps.Broadcast(_studentShift);
+        TVec teacherShift = TOps.Broadcast(_teacherShift);
         TVec studentOffset = TOps.Broadcast(_studentOffset);
         TVec teacherOffset = TOps.Broadcast(_teacherOffset);
         TVec beta = TOps.Broadcast(_beta);
@@ -62,8 +68,8 @@ internal ref struct JensenShannonLossPass : IRowPass
         int sinceFlush = 0;
         for (int i = start; i < end; i += TOps.Count)
         {
-            TVec ls = TOps.MultiplyAdd(TOps.Load(ref s, i), inverseTemperature, studentOffset);
-            TVec lt = TOps.MultiplyAdd(TOps.Load(ref t, i), inverseTemperature, teacherOffset);
+            TVec ls = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(ref s, i), studentShift), inverseTemperature, studentOffset);
+            TVec lt = TOps.MultiplyAdd(TOps.Subtract(TOps.Load(ref t, i), teacherShift), inverseTemperature, teacherOffset);
             TVec x = TOps.Add(ls, logOneMinusBeta);
             TVec y = TOps.Add(lt, logBeta);
             TVec difference = TOps.Subtract(x, y);

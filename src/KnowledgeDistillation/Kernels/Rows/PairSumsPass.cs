@@ -4,8 +4,8 @@ using KnowledgeDistillation.Kernels.Simd;
 namespace KnowledgeDistillation.Kernels.Rows;
 
 /// <summary>
-/// The fused forward pass over a (reference, other) pair of rows at one temperature, with a = r/T - max_r/T and
-/// b = o/T - max_o/T: Z_r = Σ e^a, Z_o = Σ e^b, Cross = Σ e^a (a - b) and ReferenceDotOther = Σ e^a b.
+/// The fused forward pass over a (reference, other) pair of rows at one temperature, with a = (r - max_r)/T and
+/// b = (o - max_o)/T: Z_r = Σ e^a, Z_o = Σ e^b, Cross = Σ e^a (a - b) and ReferenceDotOther = Σ e^a b.
 /// KL(reference || other) = Cross / Z_r - log Z_r + log Z_o; CE(reference, other) = log Z_o - ReferenceDotOther / Z_r.
 /// </summary>
 internal ref struct PairSumsPass : IRowPass
@@ -48,8 +48,8 @@ internal ref struct PairSumsPass : IRowPass
         int sinceFlush = 0;
         for (int i = start; i < end; i += TOps.Count)
         {
-            TVec a = TOps.MultiplyAdd(TOps.Load(ref r, i), inverseTemperature, referenceOffset);
-            TVec b = TOps.MultiplyAdd(TOps.Load(ref o, i), inverseTemperature, otherOffset);
+            TVec a = TOps.Multiply(TOps.Subtract(TOps.Load(ref r, i), referenceOffset), inverseTemperature);
+            TVec b = TOps.Multiply(TOps.Subtract(TOps.Load(ref o, i), otherOffset), inverseTemperature);
             TVec ea = TOps.Exp(a);
             referenceSum = TOps.Add(referenceSum, ea);
             otherSum = TOps.Add(otherSum, TOps.Exp(b));

@@ -4,7 +4,7 @@ using KnowledgeDistillation.Kernels.Simd;
 namespace KnowledgeDistillation.Kernels.Rows;
 
 /// <summary>
-/// Writes g = ks·exp(s/T + cs) - kt·exp(t/T + ct) [+ ku·exp(s + cu)]: the gradient of forward KL / soft CE
+/// Writes g = ks·exp((s - ms)/T) - kt·exp((t - mt)/T) [+ ku·exp(s - ms)]: the gradient of forward KL / soft CE
 /// (ks = scale/Z_s, kt = scale/Z_t), with the optional unit-temperature student term of the Hinton objective.
 /// </summary>
 internal ref struct ProbabilityDifferencePass : IRowPass
@@ -55,13 +55,12 @@ internal ref struct ProbabilityDifferencePass : IRowPass
         {
             TVec unitOffset = TOps.Broadcast(_unitOffset);
             TVec unitFactor = TOps.Broadcast(_unitFactor);
-            TVec one = TOps.Broadcast(1f);
             for (int i = start; i < end; i += TOps.Count)
             {
                 TVec sv = TOps.Load(ref s, i);
-                TVec es = TOps.Exp(TOps.MultiplyAdd(sv, inverseTemperature, studentOffset));
-                TVec et = TOps.Exp(TOps.MultiplyAdd(TOps.Load(ref t, i), inverseTemperature, teacherOffset));
-                TVec eu = TOps.Exp(TOps.MultiplyAdd(sv, one, unitOffset));
+                TVec es = TOps.Exp(TOps.Multiply(TOps.Subtract(sv, studentOffset), inverseTemperature));
+                TVec et = TOps.Exp(TOps.Multiply(TOps.Subtract(TOps.Load(ref t, i), teacherOffset), inverseTemperature));
+                TVec eu = TOps.Exp(TOps.Subtract(sv, unitOffset));
                 TVec value = TOps.MultiplyAdd(es, studentFactor, TOps.Multiply(et, negativeTeacherFactor));
                 TOps.Store(TOps.MultiplyAdd(eu, unitFactor, value), ref g, i);
             }
@@ -71,8 +70,8 @@ internal ref struct ProbabilityDifferencePass : IRowPass
 
         for (int i = start; i < end; i += TOps.Count)
         {
-            TVec es = TOps.Exp(TOps.MultiplyAdd(TOps.Load(ref s, i), inverseTemperature, studentOffset));
-            TVec et = TOps.Exp(TOps.MultiplyAdd(TOps.Load(ref t, i), inverseTemperature, teacherOffset));
+            TVec es = TOps.Exp(TOps.Multiply(TOps.Subtract(TOps.Load(ref s, i), studentOffset), inverseTemperature));
+            TVec et = TOps.Exp(TOps.Multiply(TOps.Subtract(TOps.Load(ref t, i), teacherOffset), inverseTemperature));
             TOps.Store(TOps.MultiplyAdd(es, studentFactor, TOps.Multiply(et, negativeTeacherFactor)), ref g, i);
         }
     }

@@ -46,8 +46,8 @@ internal ref struct ReverseKlGradientPass : IRowPass
         TVec centre = TOps.Broadcast(_centre);
         for (int i = start; i < end; i += TOps.Count)
         {
-            TVec b = TOps.MultiplyAdd(TOps.Load(ref s, i), inverseTemperature, studentOffset);
-            TVec a = TOps.MultiplyAdd(TOps.Load(ref t, i), inverseTemperature, teacherOffset);
+            TVec b = TOps.Multiply(TOps.Subtract(TOps.Load(ref s, i), studentOffset), inverseTemperature);
+            TVec a = TOps.Multiply(TOps.Subtract(TOps.Load(ref t, i), teacherOffset), inverseTemperature);
             TVec weight = TOps.Multiply(TOps.Exp(b), factor);
             TOps.Store(TOps.Multiply(weight, TOps.Add(TOps.Subtract(b, a), centre)), ref g, i);
         }

@@ -3,18 +3,18 @@ using KnowledgeDistillation.Kernels.Simd;
 
 namespace KnowledgeDistillation.Kernels.Rows;
 
-/// <summary>Σ exp(x·scale + offset): the softmax normaliser with the max already folded into offset.</summary>
+/// <summary>Σ exp((x − shift)·scale): the softmax normaliser; subtracting the max before scaling keeps full precision.</summary>
 internal ref struct SumExpPass : IRowPass
 {
     private readonly ReadOnlySpan<float> _values;
     private readonly float _scale;
-    private readonly float _offset;
+    private readonly float _shift;
 
-    public SumExpPass(ReadOnlySpan<float> values, float scale, float offset)
+    public SumExpPass(ReadOnlySpan<float> values, float scale, float shift)
     {
         _values = values;
         _scale = scale;
-        _offset = offset;
+        _shift = shift;
     }
 
     public double Sum { get; private set; }
@@ -25,13 +25,13 @@ internal ref struct SumExpPass : IRowPass
     {
         ref float x = ref MemoryMarshal.GetReference(_values);
         TVec scale = TOps.Broadcast(_scale);
-        TVec offset = TOps.Broadcast(_offset);
+        TVec shift = TOps.Broadcast(_shift);
         TVec sum = TOps.Broadcast(0f);
         int sinceFlush = 0;
         double total = Sum;
         for (int i = start; i < end; i += TOps.Count)
         {
-            sum = TOps.Add(sum, TOps.Exp(TOps.MultiplyAdd(TOps.Load(ref x, i), scale, offset)));
+            sum = TOps.Add(sum, TOps.Exp(TOps.Multiply(TOps.Subtract(TOps.Load(ref x, i), shift), scale)));
             if (++sinceFlush == RowPassRunner.FlushInterval)
             {
                 total += TOps.HorizontalSum(sum);
