@@ -94,7 +94,7 @@ internal static class DoubleReference
                     double lm = Math.Log(m);
                     loss += (beta * (pt > 0 ? pt * (lt[i] - lm) : 0)) + ((1 - beta) * (ps > 0 ? ps * (ls[i] - lm) : 0));
                     double dm = (1 - beta) * ps; // ∂m/∂ls
-                    g[i] = (-beta * pt * dm / m) + ((1 - beta) * ((ps * (ls[i] - lm)) + ps - (ps * dm / m)));
+                    g[i] = m == 0 ? 0 : (-beta * pt * dm / m) + ((1 - beta) * ((ps * (ls[i] - lm)) + ps - (ps * dm / m)));
                 }
 
                 break;
