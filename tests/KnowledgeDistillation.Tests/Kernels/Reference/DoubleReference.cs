@@ -161,43 +161,45 @@ internal static class DoubleReference
         return (kl, ce, gradient);
     }
 
-    /// <summary>DKD as the paper's code computes it (masks, −1000 trick replaced by exact exclusion), summed, times T².</summary>
+    /// <summary>DKD from its definition: binary split in log space, NCKD as the KL of the non-target log-softmaxes; summed, times T².</summary>
     public static double DecoupledKd(float[] student, float[] teacher, int[] labels, int classes, double temperature, double alpha, double beta)
     {
         double total = 0;
         for (int r = 0; r < labels.Length; r++)
         {
+            int y = labels[r];
+            if (classes == 1)
+            {
+                continue;
+            }
+
             double[] ls = LogSoftmax(student.AsSpan(r * classes, classes), temperature);
             double[] lt = LogSoftmax(teacher.AsSpan(r * classes, classes), temperature);
-            int y = labels[r];
-            double psY = Math.Exp(ls[y]), ptY = Math.Exp(lt[y]);
-            double psRest = 0, ptRest = 0;
-            for (int i = 0; i < classes; i++)
-            {
-                if (i != y)
-                {
-                    psRest += Math.Exp(ls[i]);
-                    ptRest += Math.Exp(lt[i]);
-                }
-            }
-
-            double tckd = Kl(ptY, psY) + Kl(ptRest, psRest);
+            float[] studentRest = student.AsSpan(r * classes, classes).ToArray().Where((_, i) => i != y).ToArray();
+            float[] teacherRest = teacher.AsSpan(r * classes, classes).ToArray().Where((_, i) => i != y).ToArray();
+            double logStudentRest = LogSumExpOf(ls.Where((_, i) => i != y));
+            double logTeacherRest = LogSumExpOf(lt.Where((_, i) => i != y));
+            double tckd = Kl(lt[y], ls[y]) + Kl(logTeacherRest, logStudentRest);
+            double[] lqs = LogSoftmax(studentRest, temperature);
+            double[] lqt = LogSoftmax(teacherRest, temperature);
             double nckd = 0;
-            for (int i = 0; i < classes; i++)
+            for (int i = 0; i < lqs.Length; i++)
             {
-                if (i != y)
-                {
-                    double qt = Math.Exp(lt[i]) / ptRest, qs = Math.Exp(ls[i]) / psRest;
-                    nckd += qt > 0 ? qt * (Math.Log(qt) - Math.Log(qs)) : 0;
-                }
+                nckd += Math.Exp(lqt[i]) * (lqt[i] - lqs[i]);
             }
 
-            total += (alpha * tckd) + (beta * (classes == 1 ? 0 : nckd));
+            total += (alpha * tckd) + (beta * nckd);
         }
 
         return total * temperature * temperature;
 
-        static double Kl(double p, double q) => p > 0 ? p * (Math.Log(p) - Math.Log(q)) : 0;
+        static double Kl(double logP, double logQ) => Math.Exp(logP) > 0 ? Math.Exp(logP) * (logP - logQ) : 0;
+
+        static double LogSumExpOf(IEnumerable<double> values)
+        {
+            double max = values.Max();
+            return max + Math.Log(values.Sum(v => Math.Exp(v - max)));
+        }
     }
 
     /// <summary>Sparse top-k KL/CE of one row, straight from the definition (teacher distribution over k or k+1 buckets).</summary>
