@@ -23,7 +23,7 @@ public static partial class DistillationPrimitives
         float temperature, float alpha, float beta, Span<float> studentGradient, DistillationOptions options = default, Span<float> rowLosses = default)
     {
         int rows = KernelValidation.Rows(studentLogits.Length, classes, nameof(studentLogits));
-        KernelValidation.SameLength(labels.Length, rows, nameof(labels), "rows = studentLogits.Length / classes");
+        KernelValidation.SameLength(rows, labels.Length, nameof(labels), "rows = studentLogits.Length / classes");
         KernelValidation.SameLength(studentLogits.Length, teacherLogits.Length, nameof(teacherLogits), "studentLogits.Length");
         if (!studentGradient.IsEmpty)
         {

@@ -25,7 +25,7 @@ public static partial class DistillationPrimitives
         float? normalizer = null, bool checkFinite = true, int maxDegreeOfParallelism = 1)
     {
         int rows = KernelValidation.Rows(studentLogits.Length, classes, nameof(studentLogits));
-        KernelValidation.SameLength(labels.Length, rows, nameof(labels), "rows = studentLogits.Length / classes");
+        KernelValidation.SameLength(rows, labels.Length, nameof(labels), "rows = studentLogits.Length / classes");
         KernelValidation.SameLength(studentLogits.Length, teacherLogits.Length, nameof(teacherLogits), "studentLogits.Length");
         KernelValidation.SameLength(studentLogits.Length, studentGradient.Length, nameof(studentGradient), "studentLogits.Length");
         KernelValidation.Temperature(temperature);

@@ -37,6 +37,14 @@ internal static class RowScheduler
             return new RowLoss(primary, secondary);
         }
 
+        return RunParallel(job, rows, rowsPerBlock, blocks, degree, rowLosses, rowLossScale);
+    }
+
+    // Separate so that the closure Parallel.For needs is only allocated on this path, never on the single-threaded one.
+    private static RowLoss RunParallel<TJob>(TJob job, int rows, int rowsPerBlock, int blocks, int degree, Span<float> rowLosses, double rowLossScale)
+        where TJob : struct, IRowJob
+    {
+        double primary = 0, secondary = 0;
         double[] perRow = ArrayPool<double>.Shared.Rent(rows * 2);
         try
         {
