@@ -15,6 +15,7 @@ namespace KnowledgeDistillation.Benchmarks;
 /// (student and teacher read, gradient written) for the kernels and 8 (read + write) for the copy.
 /// </summary>
 [MemoryDiagnoser]
+[JsonExporterAttribute.Full]
 public class KernelBenchmarks
 {
     private const float Temperature = 2f;

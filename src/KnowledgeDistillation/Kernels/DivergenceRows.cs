@@ -17,6 +17,16 @@ internal static class DivergenceRows
         return pass.Max;
     }
 
+    /// <summary>Both row maxima in one pass; returns the non-finite probe (finite exactly when both rows are).</summary>
+    internal static float MaxPair(ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, out float studentMax, out float teacherMax)
+    {
+        var pass = new MaxPairPass(student, teacher);
+        RowPassRunner.Run(ref pass, student.Length);
+        studentMax = pass.FirstMax;
+        teacherMax = pass.SecondMax;
+        return pass.FiniteProbe;
+    }
+
     internal static double SumExp(ReadOnlySpan<float> values, float scale, float shift)
     {
         var pass = new SumExpPass(values, scale, shift);
@@ -27,14 +37,13 @@ internal static class DivergenceRows
     /// <summary>Forward KL(p_t ‖ p_s), or the soft-target cross-entropy; both have gradient (p_s − p_t)/T.</summary>
     internal static double Forward(ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, float inverseTemperature, bool crossEntropy, bool checkFinite, float gradientScale, Span<float> gradient)
     {
-        float studentMax = Max(student, out float studentProbe);
-        float teacherMax = Max(teacher, out float teacherProbe);
-        if (checkFinite && !float.IsFinite(studentProbe + teacherProbe))
+        float probe = DivergenceRows.MaxPair(student, teacher, out float studentMax, out float teacherMax);
+        if (checkFinite && !float.IsFinite(probe))
         {
             return double.NaN;
         }
 
-        var sums = new PairSumsPass(teacher, student, inverseTemperature, teacherMax, studentMax);
+        var sums = new PairSumsPass(teacher, student, inverseTemperature, teacherMax, studentMax, gradient);
         RowPassRunner.Run(ref sums, student.Length);
         double logTeacherSum = Math.Log(sums.ReferenceSum);
         double logStudentSum = Math.Log(sums.OtherSum);
@@ -44,8 +53,8 @@ internal static class DivergenceRows
 
         if (!gradient.IsEmpty)
         {
-            var pass = new ProbabilityDifferencePass(
-                student, teacher, gradient, inverseTemperature, studentMax, teacherMax,
+            var pass = new FinishProbabilityDifferencePass(
+                teacher, gradient, inverseTemperature, teacherMax,
                 (float)(gradientScale / sums.OtherSum), (float)(gradientScale / sums.ReferenceSum));
             RowPassRunner.Run(ref pass, student.Length);
         }
@@ -56,9 +65,8 @@ internal static class DivergenceRows
     /// <summary>Reverse KL(p_s ‖ p_t); gradient p_s (d − E_ps[d]) / T with d = log p_s − log p_t.</summary>
     internal static double Reverse(ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, float inverseTemperature, bool checkFinite, float gradientScale, Span<float> gradient)
     {
-        float studentMax = Max(student, out float studentProbe);
-        float teacherMax = Max(teacher, out float teacherProbe);
-        if (checkFinite && !float.IsFinite(studentProbe + teacherProbe))
+        float probe = DivergenceRows.MaxPair(student, teacher, out float studentMax, out float teacherMax);
+        if (checkFinite && !float.IsFinite(probe))
         {
             return double.NaN;
         }
@@ -82,9 +90,8 @@ internal static class DivergenceRows
     /// <summary>Generalised JSD(β), 0 &lt; β &lt; 1, mixture built in log space; gradient (1−β) p_s (h − E_ps[h]) / T with h = log p_s − log M.</summary>
     internal static double JensenShannon(ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, float inverseTemperature, float beta, bool checkFinite, float gradientScale, Span<float> gradient)
     {
-        float studentMax = Max(student, out float studentProbe);
-        float teacherMax = Max(teacher, out float teacherProbe);
-        if (checkFinite && !float.IsFinite(studentProbe + teacherProbe))
+        float probe = DivergenceRows.MaxPair(student, teacher, out float studentMax, out float teacherMax);
+        if (checkFinite && !float.IsFinite(probe))
         {
             return double.NaN;
         }

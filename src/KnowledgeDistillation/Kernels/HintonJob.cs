@@ -38,9 +38,8 @@ internal readonly unsafe struct HintonJob : IRowJob
         var teacher = new ReadOnlySpan<float>(_teacher + offset, _classes);
         int label = _labels[row];
 
-        float studentMax = DivergenceRows.Max(student, out float studentProbe);
-        float teacherMax = DivergenceRows.Max(teacher, out float teacherProbe);
-        if (_checkFinite && !float.IsFinite(studentProbe + teacherProbe))
+        float probe = DivergenceRows.MaxPair(student, teacher, out float studentMax, out float teacherMax);
+        if (_checkFinite && !float.IsFinite(probe))
         {
             return new RowLoss(double.NaN, double.NaN);
         }

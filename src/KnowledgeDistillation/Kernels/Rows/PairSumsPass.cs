@@ -7,6 +7,7 @@ namespace KnowledgeDistillation.Kernels.Rows;
 /// The fused forward pass over a (reference, other) pair of rows at one temperature, with a = (r - max_r)/T and
 /// b = (o - max_o)/T: Z_r = Σ e^a, Z_o = Σ e^b, Cross = Σ e^a (a - b) and ReferenceDotOther = Σ e^a b.
 /// KL(reference || other) = Cross / Z_r - log Z_r + log Z_o; CE(reference, other) = log Z_o - ReferenceDotOther / Z_r.
+/// When given a destination it also stores e^b there, so the gradient pass needs one exp per element instead of two.
 /// </summary>
 internal ref struct PairSumsPass : IRowPass
 {
@@ -15,9 +16,11 @@ internal ref struct PairSumsPass : IRowPass
     private readonly float _inverseTemperature;
     private readonly float _referenceOffset;
     private readonly float _otherOffset;
+    private readonly Span<float> _otherExponentials;
 
-    public PairSumsPass(ReadOnlySpan<float> reference, ReadOnlySpan<float> other, float inverseTemperature, float referenceOffset, float otherOffset)
+    public PairSumsPass(ReadOnlySpan<float> reference, ReadOnlySpan<float> other, float inverseTemperature, float referenceOffset, float otherOffset, Span<float> otherExponentials = default)
     {
+        _otherExponentials = otherExponentials;
         _reference = reference;
         _other = other;
         _inverseTemperature = inverseTemperature;
@@ -39,6 +42,8 @@ internal ref struct PairSumsPass : IRowPass
     {
         ref float r = ref MemoryMarshal.GetReference(_reference);
         ref float o = ref MemoryMarshal.GetReference(_other);
+        ref float store = ref MemoryMarshal.GetReference(_otherExponentials);
+        bool storeExponentials = !_otherExponentials.IsEmpty;
         TVec inverseTemperature = TOps.Broadcast(_inverseTemperature);
         TVec referenceOffset = TOps.Broadcast(_referenceOffset);
         TVec otherOffset = TOps.Broadcast(_otherOffset);
@@ -52,7 +57,13 @@ internal ref struct PairSumsPass : IRowPass
             TVec b = TOps.Multiply(TOps.Subtract(TOps.Load(ref o, i), otherOffset), inverseTemperature);
             TVec ea = TOps.Exp(a);
             referenceSum = TOps.Add(referenceSum, ea);
-            otherSum = TOps.Add(otherSum, TOps.Exp(b));
+            TVec eb = TOps.Exp(b);
+            otherSum = TOps.Add(otherSum, eb);
+            if (storeExponentials)
+            {
+                TOps.Store(eb, ref store, i);
+            }
+
             cross = TOps.MultiplyAdd(ea, TOps.Subtract(a, b), cross);
             dot = TOps.MultiplyAdd(ea, b, dot);
             if (++sinceFlush == RowPassRunner.FlushInterval)
