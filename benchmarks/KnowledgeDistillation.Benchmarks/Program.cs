@@ -1,4 +1,7 @@
 using BenchmarkDotNet.Running;
 
 // Run all benchmarks, or a subset: dotnet run -c Release --project benchmarks/KnowledgeDistillation.Benchmarks -- --filter '*Kernel*' --job short
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// In-process by default: TorchSharp finds libtorch through this application's deps.json and the libLibTorchSharp copy
+// patched by the build, which the projects BenchmarkDotNet generates for out-of-process runs do not have.
+string[] arguments = args.Any(a => a is "--inProcess" or "-i" or "--outOfProcess") ? args.Where(a => a != "--outOfProcess").ToArray() : [.. args, "--inProcess"];
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(arguments);
