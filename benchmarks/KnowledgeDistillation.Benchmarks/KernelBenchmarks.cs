@@ -62,11 +62,11 @@ public class KernelBenchmarks
 
     [Benchmark(Baseline = true, Description = "Fused kernel, 1 thread")]
     public float FusedSingleThread() =>
-        DistillationPrimitives.DivergenceWithGradient(_student, _teacher, Classes, Temperature, DivergenceKind.ForwardKl, _gradient, new DistillationOptions { ScaleByTemperatureSquared = true });
+        DistillationPrimitives.DivergenceWithGradient(_student, _teacher, Classes, Temperature, DivergenceKind.ForwardKl, _gradient, new KernelOptions { ScaleByTemperatureSquared = true });
 
     [Benchmark(Description = "Fused kernel, all cores")]
     public float FusedAllCores() =>
-        DistillationPrimitives.DivergenceWithGradient(_student, _teacher, Classes, Temperature, DivergenceKind.ForwardKl, _gradient, new DistillationOptions { ScaleByTemperatureSquared = true, MaxDegreeOfParallelism = -1 });
+        DistillationPrimitives.DivergenceWithGradient(_student, _teacher, Classes, Temperature, DivergenceKind.ForwardKl, _gradient, new KernelOptions { ScaleByTemperatureSquared = true, MaxDegreeOfParallelism = -1 });
 
     [Benchmark(Description = "Scalar loop, 1 thread")]
     public float ScalarLoop()

@@ -20,7 +20,7 @@ public static partial class DistillationPrimitives
     /// <returns>The reduced loss.</returns>
     public static unsafe float DecoupledKdWithGradient(
         ReadOnlySpan<float> studentLogits, ReadOnlySpan<float> teacherLogits, ReadOnlySpan<int> labels, int classes,
-        float temperature, float alpha, float beta, Span<float> studentGradient, DistillationOptions options = default, Span<float> rowLosses = default)
+        float temperature, float alpha, float beta, Span<float> studentGradient, KernelOptions options = default, Span<float> rowLosses = default)
     {
         int rows = KernelValidation.Rows(studentLogits.Length, classes, nameof(studentLogits));
         KernelValidation.SameLength(rows, labels.Length, nameof(labels), "rows = studentLogits.Length / classes");

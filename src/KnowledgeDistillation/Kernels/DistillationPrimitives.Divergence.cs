@@ -3,7 +3,7 @@ namespace KnowledgeDistillation.Kernels;
 /// <summary>
 /// Span-based CPU kernels for knowledge distillation over [rows × classes] row-major logits, vectorised with
 /// Vector128/256/512 and a scalar tail, allocation-free when single-threaded, and bit-identical for every degree of
-/// parallelism. Arguments are validated up front; NaN/±Inf logits throw unless <see cref="DistillationOptions.SkipFiniteCheck"/> is set.
+/// parallelism. Arguments are validated up front; NaN/±Inf logits throw unless <see cref="KernelOptions.SkipFiniteCheck"/> is set.
 /// </summary>
 public static partial class DistillationPrimitives
 {
@@ -17,7 +17,7 @@ public static partial class DistillationPrimitives
     /// <returns>The reduced loss.</returns>
     public static float KlDivergence(
         ReadOnlySpan<float> studentLogits, ReadOnlySpan<float> teacherLogits, int classes, float temperature,
-        DistillationOptions options = default, Span<float> rowLosses = default) =>
+        KernelOptions options = default, Span<float> rowLosses = default) =>
         Divergence(studentLogits, teacherLogits, classes, temperature, DivergenceKind.ForwardKl, options, rowLosses);
 
     /// <summary>A teacher–student divergence per row, reduced as <paramref name="options"/> says (no gradient).</summary>
@@ -31,7 +31,7 @@ public static partial class DistillationPrimitives
     /// <returns>The reduced loss (the sum for <see cref="LossReduction.None"/>).</returns>
     public static float Divergence(
         ReadOnlySpan<float> studentLogits, ReadOnlySpan<float> teacherLogits, int classes, float temperature, DivergenceKind kind,
-        DistillationOptions options = default, Span<float> rowLosses = default) =>
+        KernelOptions options = default, Span<float> rowLosses = default) =>
         DivergenceCore(studentLogits, teacherLogits, classes, temperature, kind, default, options, rowLosses, requireGradient: false);
 
     /// <summary>
@@ -50,12 +50,12 @@ public static partial class DistillationPrimitives
     /// <returns>The reduced loss.</returns>
     public static float DivergenceWithGradient(
         ReadOnlySpan<float> studentLogits, ReadOnlySpan<float> teacherLogits, int classes, float temperature, DivergenceKind kind,
-        Span<float> studentGradient, DistillationOptions options = default, Span<float> rowLosses = default) =>
+        Span<float> studentGradient, KernelOptions options = default, Span<float> rowLosses = default) =>
         DivergenceCore(studentLogits, teacherLogits, classes, temperature, kind, studentGradient, options, rowLosses, requireGradient: true);
 
     private static unsafe float DivergenceCore(
         ReadOnlySpan<float> studentLogits, ReadOnlySpan<float> teacherLogits, int classes, float temperature, DivergenceKind kind,
-        Span<float> studentGradient, in DistillationOptions options, Span<float> rowLosses, bool requireGradient)
+        Span<float> studentGradient, in KernelOptions options, Span<float> rowLosses, bool requireGradient)
     {
         int rows = KernelValidation.Rows(studentLogits.Length, classes, nameof(studentLogits));
         KernelValidation.SameLength(studentLogits.Length, teacherLogits.Length, nameof(teacherLogits), "studentLogits.Length");

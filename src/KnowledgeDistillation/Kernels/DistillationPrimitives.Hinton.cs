@@ -31,7 +31,7 @@ public static partial class DistillationPrimitives
         KernelValidation.Temperature(temperature);
         KernelValidation.UnitInterval(alpha, nameof(alpha));
         KernelValidation.Labels(labels, classes, nameof(labels));
-        double divisor = KernelValidation.Divisor(new DistillationOptions { Normalizer = normalizer }, rows, classes, default);
+        double divisor = KernelValidation.Divisor(new KernelOptions { Normalizer = normalizer }, rows, classes, default);
         if (rows == 0)
         {
             return default;

@@ -25,7 +25,7 @@ public static partial class DistillationPrimitives
     public static unsafe float SparseTopKWithGradient(
         ReadOnlySpan<float> studentLogits, ReadOnlySpan<int> teacherIndices, ReadOnlySpan<float> teacherValues, int classes, int k,
         float temperature, TopKValueKind valueKind, TopKMassTreatment treatment, bool crossEntropy, Span<float> studentGradient,
-        DistillationOptions options = default, Span<float> rowLosses = default)
+        KernelOptions options = default, Span<float> rowLosses = default)
     {
         int rows = KernelValidation.Rows(studentLogits.Length, classes, nameof(studentLogits));
         ValidateK(k, classes);

@@ -14,7 +14,7 @@ public static partial class DistillationPrimitives
     /// <param name="indices">Destination for the class indices, [rows × k].</param>
     /// <param name="values">Destination for the logits, [rows × k].</param>
     /// <param name="options">Finite check and threading (other members unused).</param>
-    public static unsafe void TopK(ReadOnlySpan<float> logits, int classes, int k, Span<int> indices, Span<float> values, DistillationOptions options = default)
+    public static unsafe void TopK(ReadOnlySpan<float> logits, int classes, int k, Span<int> indices, Span<float> values, KernelOptions options = default)
     {
         int rows = KernelValidation.Rows(logits.Length, classes, nameof(logits));
         ValidateK(k, classes);

@@ -9,7 +9,7 @@ public enum DivergenceKind
     /// <summary>KL(p_student ‖ p_teacher) (mode-seeking).</summary>
     ReverseKl = 1,
 
-    /// <summary>Generalised Jensen–Shannon divergence JSD(β) as TRL's GKD defines it; β from <see cref="DistillationOptions.JsdBeta"/>.</summary>
+    /// <summary>Generalised Jensen–Shannon divergence JSD(β) as TRL's GKD defines it; β from <see cref="KernelOptions.JsdBeta"/>.</summary>
     JensenShannon = 2,
 
     /// <summary>Soft-target cross-entropy −Σ p_teacher log p_student (KL plus the teacher entropy; same gradient as forward KL).</summary>

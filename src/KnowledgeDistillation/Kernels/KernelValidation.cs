@@ -65,7 +65,7 @@ internal static class KernelValidation
     }
 
     /// <summary>The divisor of the summed loss: the explicit normalizer, else the one the reduction implies.</summary>
-    internal static double Divisor(in DistillationOptions options, int rows, int classes, Span<float> rowLosses)
+    internal static double Divisor(in KernelOptions options, int rows, int classes, Span<float> rowLosses)
     {
         if (options.Normalizer is float normalizer)
         {

@@ -81,7 +81,7 @@ public sealed class DivergenceTests
         float[] student = TestData.Logits(random, 2 * classes, 1);
         float[] teacher = TestData.Logits(random, 2 * classes, 1);
         var gradient = new float[student.Length];
-        var options = new DistillationOptions { Reduction = LossReduction.BatchMean, ScaleByTemperatureSquared = true, JsdBeta = beta };
+        var options = new KernelOptions { Reduction = LossReduction.BatchMean, ScaleByTemperatureSquared = true, JsdBeta = beta };
         DistillationPrimitives.DivergenceWithGradient(student, teacher, classes, temperature, kind, gradient, options);
 
         double[] numeric = DoubleReference.FiniteDifferences(
@@ -122,7 +122,7 @@ public sealed class DivergenceTests
         float[] teacher = TestData.Logits(random, 6 * classes);
         var full = new float[student.Length];
         var parts = new float[student.Length];
-        var options = new DistillationOptions { Normalizer = 6f };
+        var options = new KernelOptions { Normalizer = 6f };
         float fullLoss = DistillationPrimitives.DivergenceWithGradient(student, teacher, classes, 2f, DivergenceKind.ForwardKl, full, options);
         float loss1 = DistillationPrimitives.DivergenceWithGradient(student.AsSpan(0, 2 * classes), teacher.AsSpan(0, 2 * classes), classes, 2f, DivergenceKind.ForwardKl, parts.AsSpan(0, 2 * classes), options);
         float loss2 = DistillationPrimitives.DivergenceWithGradient(student.AsSpan(2 * classes), teacher.AsSpan(2 * classes), classes, 2f, DivergenceKind.ForwardKl, parts.AsSpan(2 * classes), options);
@@ -156,7 +156,7 @@ public sealed class DivergenceTests
         int rows = student.Length / classes;
         var gradient = new float[student.Length];
         var rowLosses = new float[rows];
-        var options = new DistillationOptions { Reduction = LossReduction.Sum, JsdBeta = beta };
+        var options = new KernelOptions { Reduction = LossReduction.Sum, JsdBeta = beta };
         float loss = DistillationPrimitives.DivergenceWithGradient(student, teacher, classes, temperature, kind, gradient, options, rowLosses);
         (double expectedLoss, double[] expectedGradient, double[] expectedRows) = DoubleReference.Divergence(kind, student, teacher, classes, temperature, beta);
 

@@ -33,7 +33,7 @@ public sealed class SparseTopKTests
             float[] student = TestData.Logits(random, rows * classes, 2);
             (int[] indices, float[] values) = Teacher(random, rows, classes, k, valueKind);
             var gradient = new float[student.Length];
-            var options = new DistillationOptions { Reduction = LossReduction.Sum };
+            var options = new KernelOptions { Reduction = LossReduction.Sum };
             float loss = DistillationPrimitives.SparseTopKWithGradient(student, indices, values, classes, k, temperature, valueKind, treatment, crossEntropy, gradient, options);
             double expected = ReferenceLoss(student, indices, values, classes, k, temperature, valueKind, treatment, crossEntropy);
             TestData.Close(loss, expected, 1e-5, 2e-6 * (1 + (4 / temperature)), $"sparse loss classes {classes} k {k}");
@@ -81,7 +81,7 @@ public sealed class SparseTopKTests
 
             var indices = new int[2 * k];
             var values = new float[2 * k];
-            DistillationPrimitives.TopK(logits, classes, k, indices, values, new DistillationOptions { MaxDegreeOfParallelism = -1 });
+            DistillationPrimitives.TopK(logits, classes, k, indices, values, new KernelOptions { MaxDegreeOfParallelism = -1 });
             for (int r = 0; r < 2; r++)
             {
                 int[] expected = Enumerable.Range(0, classes).OrderByDescending(i => logits[(r * classes) + i]).ThenBy(i => i).Take(k).ToArray();

@@ -1,3 +1,4 @@
+using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Losses;
 using KnowledgeDistillation.Schedules;
 
@@ -113,6 +114,48 @@ public sealed class LossTests
         {
             g[i].Should().BeApproximately((0.25f * g1[i]) + (2 * g2[i]), 1e-6f);
         }
+    }
+
+    [Fact]
+    public void ForwardKlSoftTargets_PlusHardLabels_EqualHinton()
+    {
+        (float[] s, float[] t, int[] y) = Batch(5, 9, 6);
+        var composite = new CompositeDistillationLoss(
+        [
+            (new SoftTargetLoss(DivergenceKind.ForwardKl, Schedule.Constant(3)), Schedule.Constant(0.7f)),
+            (new HardLabelLoss(), Schedule.Constant(0.3f)),
+        ]);
+        var g1 = new float[s.Length];
+        var g2 = new float[s.Length];
+        LossValue a = composite.Compute(new LossInputs(s, t, y, 9, 0, 1), g1);
+        LossValue b = new HintonDistillationLoss(0.7f, 3f).Compute(new LossInputs(s, t, y, 9, 0, 1), g2);
+        a.Total.Should().BeApproximately(b.Total, 1e-5f);
+        a.Terms["forward_kl"].Should().BeApproximately(b.Terms["kd"], 1e-5f);
+        g1.Zip(g2, (p, q) => Math.Abs(p - q)).Max().Should().BeLessThan(1e-6f);
+    }
+
+    [Fact]
+    public void Jsd_AtItsEnds_IsForwardAndReverseKl()
+    {
+        (float[] s, float[] t, int[] y) = Batch(3, 6, 7);
+        float Value(DivergenceKind kind, float beta = 0.5f) =>
+            new SoftTargetLoss(kind, Schedule.Constant(2), beta).Compute(new LossInputs(s, t, y, 6, 0, 1), new float[s.Length]).Total;
+        Value(DivergenceKind.JensenShannon, 0).Should().BeApproximately(Value(DivergenceKind.ForwardKl), 1e-5f);
+        Value(DivergenceKind.JensenShannon, 1).Should().BeApproximately(Value(DivergenceKind.ReverseKl), 1e-5f);
+        Value(DivergenceKind.JensenShannon, 0.5f).Should().BeLessThan(Value(DivergenceKind.ForwardKl));
+    }
+
+    [Fact]
+    public void DecoupledKd_ReportsItsTerm_AndNeedsATeacher()
+    {
+        (float[] s, float[] t, int[] y) = Batch(3, 5, 8);
+        LossValue v = new DecoupledKdLoss(1, 8).Compute(new LossInputs(s, t, y, 5, 0, 1), new float[s.Length]);
+        v.Total.Should().BePositive();
+        v.Terms["dkd"].Should().Be(v.Total);
+        LossValue same = new DecoupledKdLoss(1, 8).Compute(new LossInputs(t, t, y, 5, 0, 1), new float[s.Length]);
+        same.Total.Should().BeApproximately(0, 1e-5f, "identical teacher and student have nothing to transfer");
+        Action bad = () => _ = new DecoupledKdLoss(-1, 8);
+        bad.Should().Throw<ArgumentOutOfRangeException>().WithParameterName("alpha");
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed class TorchSharpKernelParityTests
         float[] student = Enumerable.Range(0, rows * classes).Select(_ => (float)((random.NextDouble() - 0.5) * 8)).ToArray();
         float[] teacher = Enumerable.Range(0, rows * classes).Select(_ => (float)((random.NextDouble() - 0.5) * 8)).ToArray();
         var gradient = new float[student.Length];
-        float loss = DistillationPrimitives.DivergenceWithGradient(student, teacher, classes, temperature, DivergenceKind.ForwardKl, gradient, new DistillationOptions { Reduction = reduction });
+        float loss = DistillationPrimitives.DivergenceWithGradient(student, teacher, classes, temperature, DivergenceKind.ForwardKl, gradient, new KernelOptions { Reduction = reduction });
 
         using var scope = NewDisposeScope();
         Tensor s = tensor(student, rows, classes).requires_grad_();

@@ -1,7 +1,7 @@
 namespace KnowledgeDistillation.Kernels;
 
 /// <summary>Reduction, scaling, validation and threading choices shared by the distillation kernels. <c>default</c> is valid.</summary>
-public readonly record struct DistillationOptions
+public readonly record struct KernelOptions
 {
     private readonly float? _jsdBeta;
 
