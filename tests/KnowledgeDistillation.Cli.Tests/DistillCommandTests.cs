@@ -59,15 +59,29 @@ public sealed class DistillCommandTests : IDisposable
     }
 
     [Theory]
+    [InlineData("reverse-kl")]
+    [InlineData("jsd")]
+    [InlineData("dkd")]
+    public async Task Distill_OtherLosses_Run(string loss)
+    {
+        var output = new StringWriter();
+        int code = await DistillCommand.RunAsync(Small() with { Loss = loss, Seeds = [0] }, output, CancellationToken.None);
+        code.Should().Be(0, output.ToString());
+        output.ToString().Should().Contain($"loss {loss}");
+    }
+
+    [Theory]
     [InlineData("temperature")]
     [InlineData("student")]
     [InlineData("seeds")]
+    [InlineData("loss")]
     public async Task Distill_BadSettings_Exit2BeforeTraining(string what)
     {
         DistillSettings settings = what switch
         {
             "temperature" => Small() with { Temperature = "-2" },
             "student" => Small() with { Student = "transformer:9" },
+            "loss" => Small() with { Loss = "mse" },
             _ => Small() with { Seeds = [] },
         };
         var output = new StringWriter();

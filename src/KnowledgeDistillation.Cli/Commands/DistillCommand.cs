@@ -18,6 +18,7 @@ internal static class DistillCommand
         var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds; results are averaged over them.", DefaultValueFactory = _ => string.Join(',', d.Seeds) };
         var temperature = new Option<string>("--temperature") { Description = "Temperature or schedule: 4 | linear:8:2 | cosine:8:2 | exp:8:2 | step:2,1.5,1,0.5.", DefaultValueFactory = _ => d.Temperature };
         var alpha = new Option<string>("--alpha") { Description = "Weight of the distillation term in [0,1], or a schedule.", DefaultValueFactory = _ => d.Alpha };
+        var loss = new Option<string>("--loss") { Description = "Distillation loss: hinton (α·T²·KL + (1−α)·CE), reverse-kl, jsd (each with (1−α)·CE), or dkd (CE + decoupled KD, α=1, β=8).", DefaultValueFactory = _ => d.Loss };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => d.BatchSize };
         var lr = new Option<double>("--lr") { Description = "Student peak learning rate (cosine decay).", DefaultValueFactory = _ => d.LearningRate };
         var optimizer = new Option<string>("--optimizer") { Description = "adamw or sgd (momentum 0.9).", DefaultValueFactory = _ => d.Optimizer };
@@ -33,7 +34,7 @@ internal static class DistillCommand
 
         var command = new Command("distill", "Train a teacher (or load it from the cache), distil it into a student, train the same student from scratch with the same budget and seeds, and compare accuracy, size and latency on the Fashion-MNIST test set.")
         {
-            teacher, student, teacherEpochs, epochs, seeds, temperature, alpha, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency,
+            teacher, student, teacherEpochs, epochs, seeds, temperature, alpha, loss, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -49,6 +50,7 @@ internal static class DistillCommand
                     Seeds = ParseSeeds(parse.GetValue(seeds)!),
                     Temperature = parse.GetValue(temperature)!,
                     Alpha = parse.GetValue(alpha)!,
+                    Loss = parse.GetValue(loss)!,
                     BatchSize = parse.GetValue(batch),
                     LearningRate = parse.GetValue(lr),
                     Optimizer = parse.GetValue(optimizer)!,
@@ -108,7 +110,7 @@ internal static class DistillCommand
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new System.Text.StringBuilder();
-        sb.AppendLine(c, $"Fashion-MNIST test set ({r.TestSamples} images), {r.Seeds.Count} seed(s) [{string.Join(", ", r.Seeds)}], student epochs {r.Epochs}, T {r.TemperatureSchedule}, alpha {r.AlphaSchedule}");
+        sb.AppendLine(c, $"Fashion-MNIST test set ({r.TestSamples} images), {r.Seeds.Count} seed(s) [{string.Join(", ", r.Seeds)}], student epochs {r.Epochs}, loss {r.Loss}, T {r.TemperatureSchedule}, alpha {r.AlphaSchedule}");
         sb.AppendLine("| model | architecture | accuracy (mean ± sd) | parameters | size | latency 1 p50/p99 (ms) | latency 64 p50/p99 (ms) | throughput (samples/s) |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach ((string name, ModelReport m) in new[] { ("teacher", r.Teacher), ("student (distilled)", r.StudentKd), ("student (scratch)", r.StudentScratch) })

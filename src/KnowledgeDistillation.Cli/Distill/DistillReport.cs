@@ -26,6 +26,7 @@ internal sealed record DistillReport(
     double Alpha,
     string TemperatureSchedule,
     string AlphaSchedule,
+    string Loss,
     string Device,
     int Threads,
     ModelReport Teacher,

@@ -3,8 +3,10 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using KnowledgeDistillation.Data;
+using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Losses;
 using KnowledgeDistillation.Metrics;
+using KnowledgeDistillation.Schedules;
 using KnowledgeDistillation.TorchSharp.Models;
 using KnowledgeDistillation.TorchSharp.Runtime;
 using KnowledgeDistillation.TorchSharp.Training;
@@ -69,7 +71,7 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
                 var options = StudentOptions(0, true);
                 return new DistillReport(
                     "fashion-mnist", settings.Seeds, train.Count, test.Count, settings.Epochs,
-                    Math.Round(options.TemperatureSchedule().ValueAt(0, 1), 6), Math.Round(options.AlphaSchedule().ValueAt(0, 1), 6), settings.Temperature, settings.Alpha,
+                    Math.Round(options.TemperatureSchedule().ValueAt(0, 1), 6), Math.Round(options.AlphaSchedule().ValueAt(0, 1), 6), settings.Temperature, settings.Alpha, settings.Loss,
                     device.ToString(), torch.get_num_threads(), teacherReport, kdReport, scratchReport,
                     (kdReport.Accuracy - scratchReport.Accuracy) * 100,
                     $"{RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cores, {RuntimeInformation.ProcessArchitecture}",
@@ -102,6 +104,7 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
             throw new ArgumentOutOfRangeException("--test-limit", settings.TestLimit, "The test subset needs at least one image.");
         }
         StudentOptions(0, true).Validate();
+        _ = CreateLoss(StudentOptions(0, true));
         _ = ModelPresets.Create(settings.Teacher, ImageShape, 10).GetName();
         _ = ModelPresets.Create(settings.Student, ImageShape, 10).GetName();
     }
@@ -117,6 +120,26 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         Alpha = distil ? settings.Alpha : "0",
         Device = settings.Device,
     };
+
+    /// <summary>The distillation loss named by --loss; every variant keeps (1 − α) of the hard-label loss, DKD adds the paper's CE weight 1.</summary>
+    internal IDistillationLoss CreateLoss(DistillationOptions options)
+    {
+        ISchedule alpha = options.AlphaSchedule(), temperature = options.TemperatureSchedule();
+        ISchedule oneMinusAlpha = new ComplementSchedule(alpha);
+        return settings.Loss.ToLowerInvariant() switch
+        {
+            "hinton" => new HintonDistillationLoss(alpha, temperature),
+            "reverse-kl" => new CompositeDistillationLoss([(new SoftTargetLoss(DivergenceKind.ReverseKl, temperature), alpha), (new HardLabelLoss(), oneMinusAlpha)]),
+            "jsd" => new CompositeDistillationLoss([(new SoftTargetLoss(DivergenceKind.JensenShannon, temperature), alpha), (new HardLabelLoss(), oneMinusAlpha)]),
+            "dkd" => new CompositeDistillationLoss([(new DecoupledKdLoss(1, 8, temperature), Schedule.Constant(1)), (new HardLabelLoss(), Schedule.Constant(1))]),
+            _ => throw new ArgumentException($"Unknown loss '{settings.Loss}'. Use hinton, reverse-kl, jsd or dkd.", "--loss"),
+        };
+    }
+
+    private sealed class ComplementSchedule(ISchedule inner) : ISchedule
+    {
+        public float ValueAt(long step, long totalSteps) => 1 - inner.ValueAt(step, totalSteps);
+    }
 
     private static OptimizerKind ParseOptimizer(string name) => name.ToLowerInvariant() switch
     {
@@ -181,7 +204,7 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         string label = $"{(distil ? "distilled" : "scratch")} seed {seed}";
         TorchModel student = TorchModel.FromPreset(settings.Student, ImageShape, 10, seed, device);
         var clock = Stopwatch.StartNew();
-        IDistillationLoss loss = distil ? new HintonDistillationLoss(StudentOptions(seed, true).AlphaSchedule(), StudentOptions(seed, true).TemperatureSchedule()) : new HardLabelLoss();
+        IDistillationLoss loss = distil ? CreateLoss(StudentOptions(seed, true)) : new HardLabelLoss();
         await new TorchDistiller(StudentOptions(seed, distil), loss, [EpochLine(label)])
             .FitAsync(student, distil ? teacher : null, train, cancellationToken: cancellationToken).ConfigureAwait(false);
         double seconds = clock.Elapsed.TotalSeconds;

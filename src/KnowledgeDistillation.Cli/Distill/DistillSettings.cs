@@ -25,6 +25,8 @@ internal sealed record DistillSettings
 
     public string Optimizer { get; init; } = "adamw";
 
+    public string Loss { get; init; } = "hinton";
+
     public string Device { get; init; } = "auto";
 
     public int? Threads { get; init; }
