@@ -14,6 +14,7 @@ internal static class DistillCommand
         var teacher = new Option<string>("--teacher") { Description = "Teacher architecture (mlp:H1,H2 | cnn:C1,C2[:bn,hidden=H,dropout=P]).", DefaultValueFactory = _ => d.Teacher };
         var student = new Option<string>("--student") { Description = "Student architecture, same syntax.", DefaultValueFactory = _ => d.Student };
         var teacherEpochs = new Option<int>("--teacher-epochs") { Description = "Teacher training epochs (the trained teacher is cached).", DefaultValueFactory = _ => d.TeacherEpochs };
+        var noAugment = new Option<bool>("--no-teacher-augmentation") { Description = "Train the teacher on plain images (default: random crops with 2-pixel padding and horizontal flips)." };
         var epochs = new Option<int>("--epochs") { Description = "Student epochs (the same for the distilled and the scratch student).", DefaultValueFactory = _ => d.Epochs };
         var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds; results are averaged over them.", DefaultValueFactory = _ => string.Join(',', d.Seeds) };
         var temperature = new Option<string>("--temperature") { Description = "Temperature or schedule: 4 | linear:8:2 | cosine:8:2 | exp:8:2 | step:2,1.5,1,0.5.", DefaultValueFactory = _ => d.Temperature };
@@ -34,7 +35,7 @@ internal static class DistillCommand
 
         var command = new Command("distill", "Train a teacher (or load it from the cache), distil it into a student, train the same student from scratch with the same budget and seeds, and compare accuracy, size and latency on the Fashion-MNIST test set.")
         {
-            teacher, student, teacherEpochs, epochs, seeds, temperature, alpha, loss, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency,
+            teacher, student, teacherEpochs, noAugment, epochs, seeds, temperature, alpha, loss, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -46,6 +47,7 @@ internal static class DistillCommand
                     Teacher = parse.GetValue(teacher)!,
                     Student = parse.GetValue(student)!,
                     TeacherEpochs = parse.GetValue(teacherEpochs),
+                    TeacherAugmentation = !parse.GetValue(noAugment),
                     Epochs = parse.GetValue(epochs),
                     Seeds = ParseSeeds(parse.GetValue(seeds)!),
                     Temperature = parse.GetValue(temperature)!,

@@ -4,13 +4,14 @@ namespace KnowledgeDistillation.Cli.Distill;
 internal static class DistillDefaults
 {
     public const string Teacher = "cnn:32,64,128:bn";
-    public const string Student = "cnn:8,16";
+    public const string Student = "cnn:16,32";
     public const int TeacherEpochs = 8;
-    public const int Epochs = 5;
+    public const int Epochs = 2;
     public static readonly int[] Seeds = [0, 1, 2];
-    public const string Temperature = "4";
-    public const string Alpha = "0.9";
+    public const string Temperature = "1";
+    public const string Alpha = "0.7";
     public const int BatchSize = 128;
-    public const double LearningRate = 2e-3;
+    public const double LearningRate = 3e-3;
     public const double TeacherLearningRate = 2e-3;
+    public const bool TeacherAugmentation = true;
 }

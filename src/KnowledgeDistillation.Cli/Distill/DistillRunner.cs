@@ -177,7 +177,9 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
             Device = settings.Device,
         };
         var clock = Stopwatch.StartNew();
-        await new TorchDistiller(options, new HardLabelLoss(), [EpochLine("teacher")]).FitAsync(teacher, null, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+        // The teacher learns from randomly cropped and flipped images (it sees more than the student can); students train on plain images.
+        IBatchSource teacherData = settings.TeacherAugmentation ? new AugmentedImageSource(train, padding: 2, horizontalFlip: true) : train;
+        await new TorchDistiller(options, new HardLabelLoss(), [EpochLine("teacher")]).FitAsync(teacher, null, teacherData, cancellationToken: cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(settings.CacheDirectory);
         string temp = path + ".tmp";
         using (FileStream stream = File.Create(temp))
@@ -194,7 +196,7 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         hash.AppendData(MemoryMarshal.AsBytes(train.Pixels.AsSpan()));
         hash.AppendData(MemoryMarshal.AsBytes(train.Labels.AsSpan()));
         hash.AppendData(System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
-            $"{settings.Teacher}|{settings.TeacherEpochs}|{settings.BatchSize}|{settings.TeacherLearningRate}|{torch.__version__}")));
+            $"{settings.Teacher}|{settings.TeacherEpochs}|{settings.BatchSize}|{settings.TeacherLearningRate}|{settings.TeacherAugmentation}|{torch.__version__}")));
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
     }
 

@@ -9,6 +9,8 @@ internal sealed record DistillSettings
 
     public int TeacherEpochs { get; init; } = DistillDefaults.TeacherEpochs;
 
+    public bool TeacherAugmentation { get; init; } = DistillDefaults.TeacherAugmentation;
+
     public int Epochs { get; init; } = DistillDefaults.Epochs;
 
     public IReadOnlyList<int> Seeds { get; init; } = DistillDefaults.Seeds;
