@@ -1,29 +1,10 @@
 namespace KnowledgeDistillation.Schedules;
 
-/// <summary>Half-cosine from <see cref="Start"/> to <see cref="End"/>: flat at both ends, fastest in the middle.</summary>
-public sealed class CosineSchedule : ISchedule
+/// <summary>Half-cosine from <see cref="RangeSchedule.Start"/> to <see cref="RangeSchedule.End"/>: flat at both ends, fastest in the middle.</summary>
+public sealed class CosineSchedule(float start, float end) : RangeSchedule(start, end)
 {
-    /// <summary>Creates the schedule.</summary>
-    public CosineSchedule(float start, float end)
-    {
-        Schedule.RequireFinite(start, nameof(start));
-        Schedule.RequireFinite(end, nameof(end));
-        Start = start;
-        End = end;
-    }
-
-    /// <summary>The value at step 0.</summary>
-    public float Start { get; }
-
-    /// <summary>The value at the last step.</summary>
-    public float End { get; }
-
     /// <inheritdoc />
-    public float ValueAt(long step, long totalSteps)
-    {
-        double p = Schedule.Progress(step, totalSteps);
-        return (float)(End + ((Start - End) * 0.5 * (1 + Math.Cos(Math.PI * p))));
-    }
+    protected override double Shape(double progress) => 0.5 * (1 - Math.Cos(Math.PI * progress));
 
     /// <inheritdoc />
     public override string ToString() => $"cosine({Start}→{End})";
