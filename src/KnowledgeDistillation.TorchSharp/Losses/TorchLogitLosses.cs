@@ -1,3 +1,4 @@
+using KnowledgeDistillation.TorchSharp.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,6 +31,6 @@ public static class TorchLogitLosses
         // TorchSharp's kl_div defaults to log_target = true (PyTorch's to false) and has no batchmean: Sum / normalizer.
         Tensor kd = nn.functional.kl_div(logPs, logPt, reduction: nn.Reduction.Sum, log_target: true).mul(kdScale);
         Tensor ce = nn.functional.cross_entropy(studentLogits, labels, reduction: nn.Reduction.Sum).mul(inverseNormalizer);
-        return (kd.mul(a).add(ce.mul(oneMinusA)), kd, ce);
+        return (kd.mul(a).add(ce.mul(oneMinusA), TorchScalars.One), kd, ce);
     }
 }

@@ -1,3 +1,4 @@
+using KnowledgeDistillation.TorchSharp.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -64,7 +65,7 @@ public sealed class StableAdamW : StableOptimizer
             p.mul_(decay);
             m.mul_(beta1).add_(grad, alpha: oneMinusBeta1);
             v.mul_(beta2).addcmul_(grad, grad, value: oneMinusBeta2);
-            Tensor denominator = v.sqrt().div_(sqrtBias2).add_(epsilon);
+            Tensor denominator = v.sqrt().div_(sqrtBias2).add_(epsilon, TorchScalars.One);
             p.addcdiv_(m, denominator, value: stepSize);
         }
     }

@@ -10,7 +10,8 @@ namespace KnowledgeDistillation.TorchSharp.Optimizers;
 /// <see cref="Scalar"/> objects (created by implicit conversion from <c>double</c>) to native calls without keeping them
 /// alive; under GC pressure the finalizer can free a Scalar during the call, and libtorch then fails with
 /// "Expected false to be true" from <c>Scalar::toFloat</c> (measured here: 165 failed AdamW steps in 20,000 with a
-/// collecting thread). Every Scalar here is created explicitly and disposed only after its last native use.
+/// collecting thread). Every Scalar here is created explicitly and disposed only after its last native use, and alpha is
+/// always passed (TorchSharp's <c>add_(x)</c> overloads create a hidden temporary <c>1</c>; see <c>TorchScalars</c>).
 /// </summary>
 public abstract class StableOptimizer : IStepOptimizer
 {

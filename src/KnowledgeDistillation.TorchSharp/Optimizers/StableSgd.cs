@@ -1,3 +1,4 @@
+using KnowledgeDistillation.TorchSharp.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -60,7 +61,7 @@ public sealed class StableSgd : StableOptimizer
                 }
                 else
                 {
-                    buffer.mul_(momentum).add_(d);
+                    buffer.mul_(momentum).add_(d, TorchScalars.One);
                 }
                 d = Nesterov ? d.add(buffer, alpha: momentum) : buffer;
             }
