@@ -42,7 +42,7 @@ public static class OnnxExporter
     /// <summary>Exports the model in float32.</summary>
     /// <exception cref="ArgumentException">The layers do not fit the input shape or the class count, or an intermediate name is unknown.</exception>
     public static byte[] Export(StudentGraph graph, OnnxExportOptions? options = null) =>
-        Build(graph, options ?? new OnnxExportOptions(), Mode.Float, null, "none");
+        Build(graph, options ?? new OnnxExportOptions(), Mode.Float, null, "none", null);
 
     /// <summary>Exports the model with int8 weights and int8 (static) or dynamically quantized activations.</summary>
     /// <param name="graph">The model.</param>
@@ -57,19 +57,19 @@ public static class OnnxExporter
         options ??= new OnnxExportOptions();
         if (quantization.Activations == ActivationQuantization.Dynamic)
         {
-            return Build(graph, options, Mode.Dynamic, null, "int8-dynamic");
+            return Build(graph, options, Mode.Dynamic, null, "int8-dynamic", quantization);
         }
         if (quantization.Calibration == ActivationCalibration.Percentile && quantization.Percentile is <= 50 or > 100)
         {
             throw new ArgumentOutOfRangeException(nameof(quantization), quantization.Percentile, "The calibration percentile must be in (50, 100].");
         }
         ArgumentNullException.ThrowIfNull(calibration, nameof(calibration));
-        byte[] tapped = Build(graph, options, Mode.Calibrate, null, "calibration");
+        byte[] tapped = Build(graph, options, Mode.Calibrate, null, "calibration", quantization);
         Dictionary<string, (float Min, float Max)> ranges = Calibrate(tapped, options.InputName, calibration, quantization);
         string mode = quantization.Calibration == ActivationCalibration.MinMax
             ? "int8-static-minmax"
             : string.Create(CultureInfo.InvariantCulture, $"int8-static-percentile-{quantization.Percentile}");
-        return Build(graph, options, Mode.Static, ranges, mode);
+        return Build(graph, options, Mode.Static, ranges, mode, quantization);
     }
 
     /// <summary>Writes an exported model to <paramref name="path"/> (creating the folder).</summary>
@@ -195,7 +195,26 @@ public static class OnnxExporter
         return ((float)scale, (byte)Math.Clamp(Math.Round(-min / scale), 0, 255));
     }
 
-    private static byte[] Build(StudentGraph graph, OnnxExportOptions options, Mode mode, Dictionary<string, (float Min, float Max)>? ranges, string quantizationText)
+    private static bool KeepsFloat(OnnxLayer layer, Int8QuantizationOptions? quantization)
+    {
+        if (quantization is null)
+        {
+            return true;
+        }
+        if (quantization.FloatLayers.Contains(layer.Name))
+        {
+            return true;
+        }
+        long fanIn = layer switch
+        {
+            Conv2dLayer c => (long)c.InChannels / c.Groups * c.Kernel.H * c.Kernel.W,
+            LinearLayer l => l.InFeatures,
+            _ => long.MaxValue,
+        };
+        return fanIn < quantization.MinimumFanIn;
+    }
+
+    private static byte[] Build(StudentGraph graph, OnnxExportOptions options, Mode mode, Dictionary<string, (float Min, float Max)>? ranges, string quantizationText, Int8QuantizationOptions? quantization)
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(options);
@@ -241,11 +260,6 @@ public static class OnnxExporter
         {
             taps.Add((InputKey, x, shapes[0]));
         }
-        if (mode == Mode.Static)
-        {
-            current = Params(ranges![InputKey]);
-            x = builder.QuantizeDequantize(x, current.Value.Scale, current.Value.ZeroPoint);
-        }
         for (int i = 0; i < leaves.Count; i++)
         {
             Leaf leaf = leaves[i];
@@ -253,7 +267,9 @@ public static class OnnxExporter
             int[] inShape = shapes[i];
             bool isLast = i == leaves.Count - 1;
             var named = new List<Leaf> { leaf };
-            if (mode == Mode.Static && layer is Conv2dLayer or LinearLayer)
+            bool quantizable = layer is Conv2dLayer or LinearLayer && !KeepsFloat(layer, quantization);
+            builder.QuantizeWeightsNow = mode is Mode.Static or Mode.Dynamic && (quantizable || layer is not (Conv2dLayer or LinearLayer));
+            if (mode == Mode.Static && quantizable)
             {
                 if (current is null)
                 {
@@ -293,18 +309,12 @@ public static class OnnxExporter
             }
             else if (mode == Mode.Static)
             {
+                // Other layers run in float32; the next quantized layer quantizes its input (with this layer's calibrated range).
                 string output = layer.Emit(builder, x, inShape);
-                if (isLast || output == x)
-                {
-                    x = output;
-                }
-                else
-                {
-                    current = Params(ranges![leaf.Name]);
-                    x = builder.QuantizeDequantize(output, current.Value.Scale, current.Value.ZeroPoint);
-                }
+                current = output == x ? current : null;
+                x = output;
             }
-            else if (mode == Mode.Dynamic && layer is Conv2dLayer or LinearLayer)
+            else if (mode == Mode.Dynamic && quantizable)
             {
                 IReadOnlyList<string> q = builder.AddNode("DynamicQuantizeLinear", [x], [x + "_quantized", x + "_scale", x + "_zero_point"]);
                 string dq = builder.AddNode("DequantizeLinear", [q[0], q[1], q[2]], x + "_dequantized");

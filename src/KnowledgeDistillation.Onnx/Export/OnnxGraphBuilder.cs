@@ -13,9 +13,10 @@ public sealed class OnnxGraphBuilder
     private readonly List<ProtoWriter> _nodes = [];
     private readonly List<ProtoWriter> _initializers = [];
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
-    private readonly bool _quantizeWeights;
+    private bool _quantizeWeights;
     private readonly Dictionary<string, float[]> _weightScales = new(StringComparer.Ordinal);
     private readonly Dictionary<string, float> _activationScales = new(StringComparer.Ordinal);
+    private readonly Dictionary<(float, byte), (string Scale, string ZeroPoint)> _activationParameters = [];
 
     internal OnnxGraphBuilder(bool quantizeWeights)
     {
@@ -24,6 +25,13 @@ public sealed class OnnxGraphBuilder
 
     /// <summary>Whether weights added through <see cref="AddWeight"/> are stored as int8.</summary>
     public bool QuantizesWeights => _quantizeWeights;
+
+    /// <summary>Switches weight quantization off and on (layers kept in float32 inside an int8 export).</summary>
+    internal bool QuantizeWeightsNow
+    {
+        get => _quantizeWeights;
+        set => _quantizeWeights = value;
+    }
 
     internal IReadOnlyList<ProtoWriter> Nodes => _nodes;
 
@@ -111,11 +119,16 @@ public sealed class OnnxGraphBuilder
     /// <summary>Quantizes <paramref name="input"/> to uint8 and back (QuantizeLinear → DequantizeLinear); returns the dequantized tensor's name.</summary>
     internal string QuantizeDequantize(string input, float scale, byte zeroPoint)
     {
-        string s = AddConstant(input + "_scale", [scale]);
-        string z = UniqueName(input + "_zero_point");
-        _initializers.Add(Tensor(z, 2, [zeroPoint]));
-        string q = AddNode("QuantizeLinear", [input, s, z], input + "_quantized");
-        string dq = AddNode("DequantizeLinear", [q, s, z], input + "_dequantized");
+        // Pairs with the same parameters (around max-pooling and flatten) share one scale and zero point.
+        if (!_activationParameters.TryGetValue((scale, zeroPoint), out (string Scale, string ZeroPoint) names))
+        {
+            names.Scale = AddConstant(input + "_s", [scale]);
+            names.ZeroPoint = UniqueName(input + "_zp");
+            _initializers.Add(Tensor(names.ZeroPoint, 2, [zeroPoint]));
+            _activationParameters[(scale, zeroPoint)] = names;
+        }
+        string q = AddNode("QuantizeLinear", [input, names.Scale, names.ZeroPoint], input + "_q");
+        string dq = AddNode("DequantizeLinear", [q, names.Scale, names.ZeroPoint], input + "_dq");
         _activationScales[dq] = scale;
         return dq;
     }
@@ -146,7 +159,7 @@ public sealed class OnnxGraphBuilder
         {
             node.String(2, output);
         }
-        node.String(3, UniqueName("node_" + outputs[0]));
+        // Node names are optional in ONNX; leaving them out keeps small int8 models small.
         node.String(4, opType);
         foreach (OnnxAttribute attribute in attributes)
         {
