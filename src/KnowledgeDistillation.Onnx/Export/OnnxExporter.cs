@@ -301,6 +301,27 @@ public static class OnnxExporter
                     x = builder.QuantizeDequantize(output, current.Value.Scale, current.Value.ZeroPoint);
                 }
             }
+            else if (mode == Mode.Static && layer is Conv2dLayer or LinearLayer && i + 2 < leaves.Count
+                && leaves[i + 1].Layer is ActivationLayer { Activation: ActivationKind.Relu } && leaves[i + 2].Layer is Pool2dLayer { Pool: PoolKind.Max }
+                && !options.IntermediateOutputs.Any(n => n == leaves[i + 1].Name || leaves[i + 1].Ends.Contains(n)))
+            {
+                // A float32 layer, ReLU, max-pool: pool before the ReLU (the same result, as both are monotonic), so that the
+                // next layer's QuantizeLinear stops at the ReLU and ONNX Runtime keeps the max-pool on its fast float kernel
+                // (it would otherwise move the quantization above the pool and run a slow uint8 NCHW max-pool).
+                string output = layer.Emit(builder, x, inShape);
+                string pooled = leaves[i + 2].Layer.Emit(builder, output, shapes[i + 2]);
+                x = leaves[i + 1].Layer.Emit(builder, pooled, shapes[i + 3]);
+                current = null;
+                outputsByName[leaf.Name] = (output, shapes[i + 1]);
+                foreach (string end in leaf.Ends)
+                {
+                    outputsByName[end] = (output, shapes[i + 1]);
+                }
+                named.Clear();
+                named.Add(leaves[i + 1]);
+                named.Add(leaves[i + 2]);
+                i += 2;
+            }
             else if (mode == Mode.Static && current is not null && (layer is FlattenLayer or IdentityLayer || layer is Pool2dLayer { Pool: PoolKind.Max }))
             {
                 // Range-preserving layers keep their input's quantization, so ONNX Runtime runs them on int8 directly.

@@ -14,11 +14,11 @@ public sealed class Int8QuantizationOptions
 
     /// <summary>
     /// Convolution and linear layers with fewer inputs per output (in-channels / groups × kernel area, or in-features) than
-    /// this stay float32, together with the layers after them up to the next quantized one; 0 (the default) quantizes all.
-    /// Measured with ONNX Runtime 1.31 (docs/onnx.md): keeping a one-channel first convolution in float32 makes ONNX Runtime
-    /// move the next QuantizeLinear above the max-pool, whose uint8 NCHW kernel is slow, so this is off by default.
+    /// this stay float32 (the next quantized layer quantizes its input); 0 quantizes all. The default, 16, keeps a first 3×3
+    /// convolution over one image channel in float32: ONNX Runtime 1.31's QLinearConv is several times slower than its
+    /// float kernel on so few input channels (measured, docs/onnx.md), and the layer holds few weights.
     /// </summary>
-    public int MinimumFanIn { get; init; }
+    public int MinimumFanIn { get; init; } = 16;
 
     /// <summary>Names of layers to keep in float32 regardless of <see cref="MinimumFanIn"/>.</summary>
     public IReadOnlyCollection<string> FloatLayers { get; init; } = [];
