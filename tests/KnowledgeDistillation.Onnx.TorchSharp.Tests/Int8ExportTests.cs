@@ -20,7 +20,7 @@ public sealed class Int8ExportTests(ITestOutputHelper output)
     [MemberData(nameof(Modes))]
     public void Int8Export_IsUnder30PercentOfFloat32_AndLosesAtMostOnePointOfAccuracy(ActivationQuantization activations, ActivationCalibration calibration)
     {
-        TorchModel student = TestModels.Trained("cnn:8,16:bn,hidden=64", images: 2000, epochs: 2);
+        TorchModel student = TestModels.Trained("cnn:8,16:bn,hidden=64", images: 1500, epochs: 2);
         LabeledImageSet test = TestModels.Test(1000);
         Float32Tensor inputs = TestModels.AsBatch(test);
         IEnumerable<Float32Tensor> calibrationBatches = TestModels.Train(256).GetBatches(64, shuffle: false, seed: 0, epoch: 0).Select(b => b.Inputs);

@@ -157,4 +157,36 @@ public sealed class OnnxExporterTests
         Action empty = () => OnnxExporter.ExportInt8(graph, []);
         empty.Should().Throw<ArgumentException>().WithMessage("*needs calibration data*");
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ExportInt8_ConvStudent_WithAFloatFirstConv_StaysCloseToFloat_AndKeepsRequestedIntermediates(bool exposeRelu)
+    {
+        var rng = new Random(5);
+        var graph = new StudentGraph("cnn", [1, 8, 8], 4,
+        [
+            new Conv2dLayer("conv1", Random(rng, 8 * 9, 0.5), Random(rng, 8, 0.1), 1, 8, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+            new ActivationLayer("relu1", ActivationKind.Relu),
+            new Pool2dLayer("pool1", PoolKind.Max, (2, 2), (2, 2), (0, 0), (1, 1), false, false),
+            new Conv2dLayer("conv2", Random(rng, 16 * 8 * 9, 0.2), Random(rng, 16, 0.1), 8, 16, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+            new ActivationLayer("relu2", ActivationKind.Relu),
+            new Pool2dLayer("pool2", PoolKind.Max, (2, 2), (2, 2), (0, 0), (1, 1), false, false),
+            new FlattenLayer("flatten"),
+            new LinearLayer("logits", Random(rng, 4 * 64, 0.2), Random(rng, 4, 0.1), 64, 4),
+        ]);
+        float[] data = Enumerable.Range(0, 128 * 64).Select(_ => (float)rng.NextDouble()).ToArray();
+        var options = new OnnxExportOptions { IntermediateOutputs = exposeRelu ? ["relu1"] : [] };
+        using OnnxTeacher fp32 = OnnxTeacher.FromBytes(OnnxExporter.Export(graph, options), "fp32");
+        using OnnxTeacher int8 = OnnxTeacher.FromBytes(OnnxExporter.ExportInt8(graph, [new Float32Tensor(data, 128, 1, 8, 8)], null, options), "int8");
+        var x = new Float32Tensor(data[..(32 * 64)], 32, 1, 8, 8);
+        float[] a = fp32.Infer(x).Logits.Data.ToArray(), b = int8.Infer(x).Logits.Data.ToArray();
+        a.Zip(b).Max(p => Math.Abs(p.First - p.Second)).Should().BeLessThan(0.05f * a.Max(Math.Abs));
+        if (exposeRelu)
+        {
+            float[] relu = int8.Infer(x, ["relu1"]).Intermediates["relu1"].Data.ToArray();
+            relu.Length.Should().Be(32 * 8 * 8 * 8);
+            relu.Should().OnlyContain(v => v >= 0);
+        }
+    }
 }
