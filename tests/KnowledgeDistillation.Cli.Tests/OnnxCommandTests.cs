@@ -2,6 +2,7 @@ using System.Text.Json;
 using KnowledgeDistillation.Cli.Commands;
 using KnowledgeDistillation.Cli.Onnx;
 using KnowledgeDistillation.TorchSharp.Models;
+using KnowledgeDistillation.TorchSharp.Training;
 
 namespace KnowledgeDistillation.Cli.Tests;
 
@@ -67,5 +68,23 @@ public sealed class OnnxCommandTests : IDisposable
         await File.WriteAllTextAsync(notOnnx, "not a model");
         Action eval = () => EvalCommand.Run(new EvalCommand.Settings { OnnxFiles = [notOnnx], TestLimit = 10, Iterations = 1 });
         eval.Should().Throw<InvalidDataException>().WithMessage($"*'{notOnnx}'*");
+    }
+
+    [Fact]
+    public async Task Export_FromATrainingCheckpoint_TakesTheArchitectureFromItsHeader()
+    {
+        string checkpoint = Path.Combine(_dir, "run.kdckpt");
+        new TrainingCheckpoint
+        {
+            Header = new CheckpointHeader { StudentName = "mlp:16" },
+            StudentWeights = File.ReadAllBytes(Weights("mlp:16")),
+            OptimizerState = [],
+        }.Save(checkpoint);
+        var output = new StringWriter();
+
+        int code = await ExportCommand.RunAsync(new ExportCommand.Settings { Checkpoint = checkpoint, Output = Path.Combine(_dir, "mlp.onnx"), TestLimit = 100 }, output, output, CancellationToken.None);
+
+        code.Should().Be(0, output.ToString());
+        output.ToString().Should().Contain("exported mlp:16");
     }
 }

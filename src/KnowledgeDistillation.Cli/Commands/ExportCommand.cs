@@ -26,6 +26,7 @@ internal static class ExportCommand
         public int Calibration { get; init; } = 500;
         public string CalibrationMethod { get; init; } = "minmax";
         public double Percentile { get; init; } = 99.99;
+        public int MinimumFanIn { get; init; } = 16;
         public string? Teacher { get; init; }
         public double? Temperature { get; init; }
         public int? TestLimit { get; init; }
@@ -44,6 +45,7 @@ internal static class ExportCommand
         var calibration = new Option<int>("--calibration") { Description = "Training images used to calibrate static int8 activations.", DefaultValueFactory = _ => 500 };
         var method = new Option<string>("--calibration-method") { Description = "minmax or percentile.", DefaultValueFactory = _ => "minmax" };
         var percentile = new Option<double>("--percentile") { Description = "Percentile for --calibration-method percentile.", DefaultValueFactory = _ => 99.99 };
+        var minFanIn = new Option<int>("--min-fan-in") { Description = "int8: layers with fewer inputs per output than this stay float32 (0 = quantize all).", DefaultValueFactory = _ => 16 };
         var teacher = new Option<string?>("--teacher") { Description = "The teacher's id, written into the model's metadata." };
         var temperature = new Option<double?>("--temperature") { Description = "The distillation temperature, written into the model's metadata." };
         var intermediates = new Option<string?>("--intermediates") { Description = "Comma-separated layer names to expose as extra outputs (for feature distillation from the exported model)." };
@@ -52,7 +54,7 @@ internal static class ExportCommand
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
         var command = new Command("export", "Export a trained student to ONNX (opset 17, dynamic batch), optionally int8-quantized, and check it against TorchSharp on the Fashion-MNIST test set.")
         {
-            checkpoint, arch, output, quantize, activations, calibration, method, percentile, teacher, temperature, intermediates, testLimit, data, json,
+            checkpoint, arch, output, quantize, activations, calibration, method, percentile, minFanIn, teacher, temperature, intermediates, testLimit, data, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -66,6 +68,7 @@ internal static class ExportCommand
                 Calibration = parse.GetValue(calibration),
                 CalibrationMethod = parse.GetValue(method)!,
                 Percentile = parse.GetValue(percentile),
+                MinimumFanIn = parse.GetValue(minFanIn),
                 Teacher = parse.GetValue(teacher),
                 Temperature = parse.GetValue(temperature),
                 Intermediates = (parse.GetValue(intermediates) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
@@ -121,6 +124,7 @@ internal static class ExportCommand
                 _ => throw new ArgumentException($"--calibration-method '{settings.CalibrationMethod}' is not valid: use minmax or percentile.", "--calibration-method"),
             },
             Percentile = settings.Percentile,
+            MinimumFanIn = settings.MinimumFanIn,
         };
         if (int8 && quantization.Activations == ActivationQuantization.Static && settings.Calibration < 1)
         {
