@@ -125,7 +125,17 @@ public static class OnnxExporter
         return leaves;
     }
 
-    private static List<Leaf> FoldBatchNorms(List<Leaf> leaves)
+    private static List<int[]> Shapes(StudentGraph graph, List<Leaf> leaves)
+    {
+        var shapes = new List<int[]> { graph.InputShape.ToArray() };
+        foreach (Leaf leaf in leaves)
+        {
+            shapes.Add(leaf.Layer.OutputShape(shapes[^1]));
+        }
+        return shapes;
+    }
+
+    private static List<Leaf> FoldBatchNorms(List<Leaf> leaves, List<int[]> shapes)
     {
         var result = new List<Leaf>();
         for (int i = 0; i < leaves.Count; i++)
@@ -136,7 +146,8 @@ public static class OnnxExporter
                 OnnxLayer? folded = leaf.Layer switch
                 {
                     Conv2dLayer conv when conv.OutChannels == bn.Channels => Fold(conv, bn),
-                    LinearLayer linear when linear.OutFeatures == bn.Channels => Fold(linear, bn),
+                    // Only on [batch, features]: on longer shapes a batch norm normalises dimension 1, not the features.
+                    LinearLayer linear when linear.OutFeatures == bn.Channels && shapes[i].Length == 1 => Fold(linear, bn),
                     _ => null,
                 };
                 if (folded is not null)
@@ -222,14 +233,11 @@ public static class OnnxExporter
         {
             throw new ArgumentException($"Model '{graph.Name}' has no layers to export.", nameof(graph));
         }
-        List<Leaf> leaves = FoldBatchNorms(Flatten(graph.Layers));
-
         // Shapes first, so a misfit is reported before anything is written.
-        var shapes = new List<int[]> { graph.InputShape.ToArray() };
-        foreach (Leaf leaf in leaves)
-        {
-            shapes.Add(leaf.Layer.OutputShape(shapes[^1]));
-        }
+        List<Leaf> unfolded = Flatten(graph.Layers);
+        List<int[]> shapes = Shapes(graph, unfolded);
+        List<Leaf> leaves = FoldBatchNorms(unfolded, shapes);
+        shapes = Shapes(graph, leaves);
         if (shapes[^1].Length != 1 || shapes[^1][0] != graph.ClassCount)
         {
             throw new ArgumentException(
@@ -458,8 +466,14 @@ public static class OnnxExporter
         var minMax = tapNames.ToDictionary(n => n, _ => (Min: float.PositiveInfinity, Max: float.NegativeInfinity));
         var samples = tapNames.ToDictionary(n => n, _ => new List<float>());
         int seen = 0;
+        long perSample = sample.Aggregate(1L, (a, d) => a * d);
         foreach (Float32Tensor batch in batches)
         {
+            if (batch.Data.Length != batch.Rows * perSample)
+            {
+                throw new ArgumentException(
+                    $"A calibration batch of shape {batch.ShapeText} does not hold samples of shape [{string.Join(", ", sample)}].", nameof(batches));
+            }
             float[] data = batch.Data.ToArray();
             using OrtValue input = OrtValue.CreateTensorValueFromMemory(data, [batch.Rows, .. sample]);
             using var runOptions = new RunOptions();

@@ -54,7 +54,8 @@ public sealed class OnnxTeacher : ITeacher
     public static OnnxTeacher Load(string path, OnnxTeacherOptions? options = null)
     {
         byte[] bytes = OnnxModelFile.Read(path);
-        return Create(bytes, path, options ?? new OnnxTeacherOptions());
+        // From the path, so that models with external data files (next to the .onnx) load.
+        return Create(bytes, path, options ?? new OnnxTeacherOptions(), fromPath: true);
     }
 
     /// <summary>Opens an ONNX model held in memory.</summary>
@@ -68,10 +69,10 @@ public sealed class OnnxTeacher : ITeacher
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         OnnxModelFile.Validate(model, name);
-        return Create(model, name, options ?? new OnnxTeacherOptions());
+        return Create(model, name, options ?? new OnnxTeacherOptions(), fromPath: false);
     }
 
-    private static OnnxTeacher Create(byte[] bytes, string source, OnnxTeacherOptions options)
+    private static OnnxTeacher Create(byte[] bytes, string source, OnnxTeacherOptions options, bool fromPath)
     {
         using var sessionOptions = new SessionOptions
         {
@@ -82,7 +83,7 @@ public sealed class OnnxTeacher : ITeacher
         InferenceSession session;
         try
         {
-            session = new InferenceSession(bytes, sessionOptions);
+            session = fromPath ? new InferenceSession(source, sessionOptions) : new InferenceSession(bytes, sessionOptions);
         }
         catch (OnnxRuntimeException ex)
         {

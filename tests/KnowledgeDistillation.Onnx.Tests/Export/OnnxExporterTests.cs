@@ -156,6 +156,8 @@ public sealed class OnnxExporterTests
         none.Should().Throw<ArgumentNullException>();
         Action empty = () => OnnxExporter.ExportInt8(graph, []);
         empty.Should().Throw<ArgumentException>().WithMessage("*needs calibration data*");
+        Action wrongShape = () => OnnxExporter.ExportInt8(graph, [new Float32Tensor(new float[10], 2, 5)]);
+        wrongShape.Should().Throw<ArgumentException>().WithMessage("*calibration batch of shape [2, 5] does not hold samples of shape [1, 2, 3]*");
     }
 
     [Theory]
