@@ -162,4 +162,17 @@ public sealed class OnnxTeacherTests : IDisposable
         teacher.GetService(typeof(Microsoft.ML.OnnxRuntime.InferenceSession)).Should().BeSameAs(teacher.Session);
         teacher.GetService(typeof(ITeacher)).Should().BeSameAs(teacher);
     }
+
+    [Fact]
+    public async Task InferAsync_CancelledToken_Throws_AndDisposedTeacherIsRejected()
+    {
+        OnnxTeacher teacher = OnnxTeacher.FromBytes(TinyOnnxModel.AddSelf(), "add");
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        Func<Task> cancelled = async () => await teacher.InferAsync(new Float32Tensor(new float[3], 1, 3), cancellationToken: cts.Token);
+        await cancelled.Should().ThrowAsync<OperationCanceledException>();
+        teacher.Dispose();
+        Action disposed = () => teacher.Infer(new Float32Tensor(new float[3], 1, 3));
+        disposed.Should().Throw<ObjectDisposedException>();
+    }
 }
