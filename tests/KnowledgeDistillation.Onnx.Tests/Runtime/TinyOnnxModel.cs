@@ -14,6 +14,22 @@ internal static class TinyOnnxModel
         return Concat(VarintField(1, 8), Str(2, "test"), Msg(7, graph), Msg(8, opset));
     }
 
+    /// <summary>y = Identity(x) with x and y of element type <paramref name="elementType"/> (1 = float, 7 = int64) and shape <paramref name="dims"/> (-1 = dynamic).</summary>
+    public static byte[] Identity(int elementType, params long[] dims)
+    {
+        byte[] node = Concat(Str(1, "x"), Str(2, "y"), Str(4, "Identity"));
+        byte[] graph = Concat(Msg(1, node), Str(2, "g"), Msg(11, ValueInfo("x", elementType, dims)), Msg(12, ValueInfo("y", elementType, dims)));
+        byte[] opset = Concat(Str(1, ""), VarintField(2, 17));
+        return Concat(VarintField(1, 8), Str(2, "test"), Msg(7, graph), Msg(8, opset));
+    }
+
+    private static byte[] ValueInfo(string name, int elementType, long[] dims)
+    {
+        byte[] shape = dims.SelectMany(d => Msg(1, d < 0 ? Str(2, "N") : VarintField(1, (ulong)d))).ToArray();
+        byte[] tensorType = Concat(VarintField(1, (ulong)elementType), Msg(2, shape));
+        return Concat(Str(1, name), Msg(2, Msg(1, tensorType)));
+    }
+
     private static byte[] ValueInfo(string name)
     {
         byte[] batch = Str(2, "N");
