@@ -56,7 +56,7 @@ public sealed class GenerateCommandTests : IAsyncLifetime
 
         code = await GenerateCommand.RunAsync(Settings(prompts, Path.Combine(_dir, "b.jsonl")), stdout, stderr, Env, CancellationToken.None);
         code.Should().Be(0);
-        stdout.ToString().Should().Contain("every answer came from the cache: this run cost nothing");
+        stdout.ToString().Should().Contain("9 answer(s) came from the cache and cost nothing; no request was sent: this run cost nothing");
         _server.RequestCount.Should().Be(10);
         (stdout.ToString() + stderr).Should().NotContain(FakeOpenAIServer.ApiKey);
     }
@@ -104,6 +104,41 @@ public sealed class GenerateCommandTests : IAsyncLifetime
         stderr.ToString().Should().Contain(message);
         File.Exists(output).Should().BeFalse();
         _server.RequestCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Interrupted_Returns130_SaysHowToContinue_AndTheRerunCompletes()
+    {
+        _server.AnswerDelay = TimeSpan.FromMilliseconds(5);
+        string prompts = Prompts(60);
+        string output = Path.Combine(_dir, "out.jsonl");
+        var stderr = new StringWriter();
+        using var cts = new CancellationTokenSource();
+        var progress = new CancelAfter("10/60 done", cts);   // Ctrl+C once 10 records are written
+
+        int code = await GenerateCommand.RunAsync(Settings(prompts, output) with { NoCache = true, Concurrency = 2, PlainProgressInterval = TimeSpan.Zero }, progress, stderr, Env, cts.Token);
+
+        code.Should().Be(130, stderr.ToString());
+        stderr.ToString().Should().Contain("interrupted").And.Contain("run the same command again");
+        int partial = File.ReadAllLines(output).Length;
+        partial.Should().BeInRange(10, 59);
+        var stdout = new StringWriter();
+        (await GenerateCommand.RunAsync(Settings(prompts, output) with { NoCache = true }, stdout, stderr, Env, CancellationToken.None)).Should().Be(0);
+        stdout.ToString().Should().Contain($"{partial} already in the output");
+        File.ReadAllLines(output).Should().HaveCount(60).And.OnlyHaveUniqueItems();
+    }
+
+    /// <summary>Standard output that cancels the run when a progress line contains a marker.</summary>
+    private sealed class CancelAfter(string marker, CancellationTokenSource cts) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value?.Contains(marker, StringComparison.Ordinal) == true)
+            {
+                cts.Cancel();
+            }
+        }
     }
 
     [Fact]

@@ -53,6 +53,19 @@ public sealed class GenerationTests : LoopbackTestBase
     }
 
     [Fact]
+    public async Task Output_KeepsTextAsUtf8_AndLogprobsInTheProvidersShortestForm()
+    {
+        string output = Path.Combine(Dir, "out.jsonl");
+        await Generator(Teacher(o => o.TopLogProbabilities = 1)).GenerateAsync(PromptsFile(["Qu'est-ce qu'un café ? 東京"]), output);
+
+        string line = (await File.ReadAllLinesAsync(output)).Single();
+        line.Should().Contain("Qu'est-ce qu'un café ? 東京").And.NotContain("\\u");
+        TeacherRecord record = (await ReadRecords(output)).Single();
+        string token = record.Logprobs![0].Token;
+        line.Should().Contain($"\"log_probability\":{((float)FakeOpenAIServer.TokenLogprob(token)).ToString(System.Globalization.CultureInfo.InvariantCulture)},");
+    }
+
+    [Fact]
     public async Task TransientFailures_429_500_Hang_Drop_Malformed_AreRetried_AndRecordedOnce()
     {
         string[] prompts = ["alpha #429x2", "beta #500x1", "gamma #hangx1", "delta #dropx1", "epsilon #malformedx1", "zeta"];
@@ -203,7 +216,9 @@ public sealed class GenerationTests : LoopbackTestBase
         summary.Final.Written.Should().Be(1);
         string text = await File.ReadAllTextAsync(output);
         text.Should().StartWith(intact).And.EndWith("\n");
-        (await ReadRecords(output)).Select(r => r.Id).Should().Equal("q000", "q001", "q002");
+        List<string> ids = (await ReadRecords(output)).Select(r => r.Id).ToList();
+        ids.Should().HaveCount(3).And.OnlyHaveUniqueItems();
+        ids[2].Should().Be("q002", "the repaired prompt is appended after the intact records");
         Log.Lines.Should().Contain(l => l.Contains("torn line"));
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using KnowledgeDistillation.Extensions.AI.Caching;
 using KnowledgeDistillation.Extensions.AI.Generation;
 using KnowledgeDistillation.Extensions.AI.Teachers;
@@ -41,6 +42,7 @@ internal static class GenerateCommand
         public double TimeoutSeconds { get; init; } = 120;
         public double BaseDelaySeconds { get; init; } = 1;
         public bool Plain { get; init; }
+        public TimeSpan PlainProgressInterval { get; init; } = TimeSpan.FromSeconds(2);
     }
 
     public static Command Create()
@@ -92,7 +94,17 @@ internal static class GenerateCommand
                 TimeoutSeconds = parse.GetValue(timeout),
                 Plain = parse.GetValue(plain) || !AnsiConsole.Profile.Capabilities.Interactive,
             };
-            return await RunAsync(settings, Console.Out, Console.Error, Environment.GetEnvironmentVariable, cancellationToken).ConfigureAwait(false);
+            // Ctrl+C / SIGTERM end the run cleanly (records written so far stay; a rerun resumes). Handled here, because
+            // without it the runtime's default handling ends the process before the run can say how to continue.
+            using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            void OnSignal(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                interrupt.Cancel();
+            }
+            using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            return await RunAsync(settings, Console.Out, Console.Error, Environment.GetEnvironmentVariable, interrupt.Token).ConfigureAwait(false);
         });
         return command;
     }
@@ -118,7 +130,7 @@ internal static class GenerateCommand
         try
         {
             summary = settings.Plain
-                ? await generator.GenerateAsync(settings.Prompts, settings.Output, new PlainProgress(stdout), cancellationToken).ConfigureAwait(false)
+                ? await generator.GenerateAsync(settings.Prompts, settings.Output, new PlainProgress(stdout, settings.PlainProgressInterval), cancellationToken).ConfigureAwait(false)
                 : await RunWithProgressBarAsync(generator, settings, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -228,9 +240,9 @@ internal static class GenerateCommand
         var text = new System.Text.StringBuilder();
         text.AppendLine(c, $"{(s.StopReason == GenerationStopReason.BudgetReached ? "stopped by the budget" : "done")}: {p.Written} record(s) written ({p.Written - p.CacheHits - p.PermanentErrors} from the model, {p.CacheHits} from the cache, {p.PermanentErrors} permanent errors), {p.AlreadyDone} already in the output");
         text.AppendLine(c, $"requests {p.Requests} (retries {p.Retries}), tokens {p.InputTokens} in / {p.OutputTokens} out, cost {p.Cost:0.######} {p.Currency}, {p.Elapsed.TotalSeconds:0.00} s");
-        if (p.CacheHits > 0 && p.Requests == 0)
+        if (p.CacheHits > 0)
         {
-            text.AppendLine("every answer came from the cache: this run cost nothing");
+            text.AppendLine(c, $"{p.CacheHits} answer(s) came from the cache and cost nothing{(p.Requests == 0 ? "; no request was sent: this run cost nothing" : "")}");
         }
         if (p.TransientFailures > 0)
         {
@@ -251,11 +263,11 @@ internal static class GenerateCommand
         return text.ToString().TrimEnd();
     }
 
-    /// <summary>One line every 2 seconds and at the end (for logs and CI, where a live bar would be noise).</summary>
-    private sealed class PlainProgress(TextWriter writer) : IProgress<GenerationProgress>
+    /// <summary>One line per interval (2 s) and at the end (for logs and CI, where a live bar would be noise).</summary>
+    private sealed class PlainProgress(TextWriter writer, TimeSpan interval) : IProgress<GenerationProgress>
     {
         private readonly Lock _lock = new();
-        private long _last;
+        private long _last = long.MinValue / 2;
 
         public void Report(GenerationProgress value)
         {
@@ -263,7 +275,7 @@ internal static class GenerateCommand
             {
                 long now = Environment.TickCount64;
                 bool last = value.Total is { } t && value.Finished >= t;
-                if (now - _last >= 2000 || last)
+                if (now - _last >= (long)interval.TotalMilliseconds || last)
                 {
                     _last = now;
                     writer.WriteLine(Describe(value));

@@ -23,7 +23,7 @@ public static class TeacherRecordFile
             TeacherRecord? record;
             try
             {
-                record = JsonSerializer.Deserialize(line, TeacherJsonContext.Default.TeacherRecord);
+                record = JsonSerializer.Deserialize(line, TeacherJson.Files.TeacherRecord);
             }
             catch (JsonException e)
             {

@@ -173,7 +173,7 @@ internal sealed class TeacherRecordWriter : IAsyncDisposable
 
     public async Task AppendAsync(TeacherRecord record, CancellationToken cancellationToken)
     {
-        byte[] json = JsonSerializer.SerializeToUtf8Bytes(record, TeacherJsonContext.Default.TeacherRecord);
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(record, TeacherJson.Files.TeacherRecord);
         var line = new byte[json.Length + 1];
         json.CopyTo(line, 0);
         line[^1] = (byte)'\n';

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using KnowledgeDistillation.Extensions.AI.Caching;
@@ -76,7 +77,7 @@ public sealed class ChatClientTeacher
         }
         try
         {
-            CachedAnswer? cached = JsonSerializer.Deserialize(bytes, TeacherJsonContext.Default.CachedAnswer);
+            CachedAnswer? cached = JsonSerializer.Deserialize(bytes, TeacherJson.Files.CachedAnswer);
             return cached?.ToResponse(prompt.Id);
         }
         catch (JsonException e)
@@ -170,7 +171,7 @@ public sealed class ChatClientTeacher
         {
             return;
         }
-        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(CachedAnswer.From(answer), TeacherJsonContext.Default.CachedAnswer);
+        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(CachedAnswer.From(answer), TeacherJson.Files.CachedAnswer);
         var entry = new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = Options.CacheLifetime };
         try
         {
@@ -258,12 +259,18 @@ public sealed class ChatClientTeacher
             var alternatives = new TokenAlternative[token.TopLogProbabilities.Count];
             for (int j = 0; j < alternatives.Length; j++)
             {
-                alternatives[j] = new TokenAlternative(token.TopLogProbabilities[j].Token, token.TopLogProbabilities[j].LogProbability);
+                alternatives[j] = new TokenAlternative(token.TopLogProbabilities[j].Token, Widen(token.TopLogProbabilities[j].LogProbability));
             }
-            result[i] = new TokenLogProbability(token.Token, token.LogProbability, alternatives);
+            result[i] = new TokenLogProbability(token.Token, Widen(token.LogProbability), alternatives);
         }
         return result;
     }
+
+    /// <summary>
+    /// The float the provider sent (JSON, parsed as float by the OpenAI client) as the double with the same shortest
+    /// decimal form: -0.97f becomes -0.97, not -0.9700000286102295.
+    /// </summary>
+    private static double Widen(float value) => double.Parse(value.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 }
 
 /// <summary>A retry the teacher is about to make.</summary>
