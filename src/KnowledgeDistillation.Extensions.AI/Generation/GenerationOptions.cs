@@ -23,8 +23,12 @@ public sealed class GenerationOptions
     /// <value>The default value is <see cref="InvalidPromptLinePolicy.Stop"/>.</value>
     public InvalidPromptLinePolicy InvalidLines { get; set; } = InvalidPromptLinePolicy.Stop;
 
-    /// <summary>Whether each record is flushed to the disk (fsync), not only to the operating system, before the next is written.</summary>
-    /// <value>The default value is true: a record costs a network round trip, an fsync is cheap next to it.</value>
+    /// <summary>
+    /// Whether records are also flushed to the disk (fsync), not only to the operating system, before they count as
+    /// written. Records that complete together share one fsync. Records flushed to the operating system already survive
+    /// a crash or kill of the process; the fsync also covers a power loss or an operating-system crash.
+    /// </summary>
+    /// <value>The default value is true.</value>
     public bool FlushToDisk { get; set; } = true;
 
     internal void Validate()

@@ -135,7 +135,7 @@ public sealed class TeacherDataGenerator
         TeacherResponse? cached = await _teacher.TryGetCachedAsync(prompt, cancellationToken).ConfigureAwait(false);
         if (cached is not null)
         {
-            await writer.AppendAsync(ToRecord(sent, cached), cancellationToken).ConfigureAwait(false);
+            await writer.AppendAsync(ToRecord(sent, cached)).ConfigureAwait(false);
             state.Update(s => { s.Written++; s.CacheHits++; });
             return;
         }
@@ -160,7 +160,7 @@ public sealed class TeacherDataGenerator
                 return;   // no record: a rerun tries again
             }
             var error = new RecordError(e.StatusCode is { } status ? $"http_{status}" : "error", e.StatusCode, e.Message);
-            await writer.AppendAsync(new TeacherRecord { Id = prompt.Id, Messages = ToRecordMessages(sent), Attempts = e.Attempts, Error = error }, cancellationToken).ConfigureAwait(false);
+            await writer.AppendAsync(new TeacherRecord { Id = prompt.Id, Messages = ToRecordMessages(sent), Attempts = e.Attempts, Error = error }).ConfigureAwait(false);
             state.Update(s => { s.Written++; s.PermanentErrors++; });
             return;
         }
@@ -171,7 +171,7 @@ public sealed class TeacherDataGenerator
         }
         bool usageKnown = answer.Usage.InputTokens is not null && answer.Usage.OutputTokens is not null;
         budget.Settle(bound.Tokens, bound.Cost, usageKnown ? answer.Usage.TotalTokens : null, answer.Cost);
-        await writer.AppendAsync(ToRecord(sent, answer), CancellationToken.None).ConfigureAwait(false);
+        await writer.AppendAsync(ToRecord(sent, answer)).ConfigureAwait(false);
         state.Update(s =>
         {
             s.Written++;

@@ -1,10 +1,11 @@
 using System.Text.Json;
+using System.Threading.Channels;
 
 namespace KnowledgeDistillation.Extensions.AI.Generation;
 
 /// <summary>
-/// Appends records to the output JSONL, one whole line per write, flushed as it completes: a crash loses at most
-/// the line being written, and opening the file again finds it (no trailing newline, or not valid JSON) and cuts it
+/// Appends records to the output JSONL, whole lines, flushed as they complete: a crash loses at most the lines
+/// being written, and opening the file again finds it (no trailing newline, or not valid JSON) and cuts it
 /// off. Opening also collects the ids already present, which is what lets a rerun skip finished prompts. The file
 /// is opened for exclusive writing, so two runs cannot interleave lines in one file.
 /// </summary>
@@ -12,7 +13,9 @@ internal sealed class TeacherRecordWriter : IAsyncDisposable
 {
     private readonly FileStream _stream;
     private readonly bool _flushToDisk;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Channel<PendingLine> _queue = Channel.CreateUnbounded<PendingLine>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _pump;
+    private volatile Exception? _failure;
 
     private TeacherRecordWriter(FileStream stream, bool flushToDisk, HashSet<string> existing, long repairedBytes, int existingErrors)
     {
@@ -21,6 +24,7 @@ internal sealed class TeacherRecordWriter : IAsyncDisposable
         ExistingIds = existing;
         RepairedBytes = repairedBytes;
         ExistingErrors = existingErrors;
+        _pump = Task.Run(PumpAsync);
     }
 
     /// <summary>Ids that already have a record.</summary>
@@ -171,32 +175,78 @@ internal sealed class TeacherRecordWriter : IAsyncDisposable
         return true;
     }
 
-    public async Task AppendAsync(TeacherRecord record, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues a record and returns once it is written and flushed. One writer task drains the queue: it writes every
+    /// line waiting, then flushes (and fsyncs) once for all of them (group commit), so concurrent records share one
+    /// fsync instead of queueing behind one each. Not cancellable: a record that was paid for is written whole.
+    /// </summary>
+    public Task AppendAsync(TeacherRecord record)
     {
+        if (_failure is { } failure)
+        {
+            throw new IOException($"The output could not be written earlier ({failure.Message}); no more records are accepted.", failure);
+        }
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(record, TeacherJson.Files.TeacherRecord);
         var line = new byte[json.Length + 1];
         json.CopyTo(line, 0);
         line[^1] = (byte)'\n';
-        // Not cancellable once started: a record that was paid for is written whole.
-        await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-        try
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_queue.Writer.TryWrite(new PendingLine(line, done)))
         {
-            await _stream.WriteAsync(line, CancellationToken.None).ConfigureAwait(false);
-            await _stream.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            if (_flushToDisk)
-            {
-                _stream.Flush(flushToDisk: true);
-            }
+            throw new ObjectDisposedException(nameof(TeacherRecordWriter), "The output is closed.");
         }
-        finally
+        return done.Task;
+    }
+
+    private async Task PumpAsync()
+    {
+        var batch = new List<PendingLine>();
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            _gate.Release();
+            batch.Clear();
+            while (_queue.Reader.TryRead(out PendingLine item))
+            {
+                batch.Add(item);
+            }
+            try
+            {
+                if (_failure is not null)
+                {
+                    throw _failure;
+                }
+                foreach (PendingLine item in batch)
+                {
+                    await _stream.WriteAsync(item.Bytes).ConfigureAwait(false);
+                }
+                await _stream.FlushAsync().ConfigureAwait(false);
+                if (_flushToDisk)
+                {
+                    _stream.Flush(flushToDisk: true);
+                }
+                foreach (PendingLine item in batch)
+                {
+                    item.Done.TrySetResult();
+                }
+            }
+            catch (Exception e)
+            {
+                // A full disk or a vanished file: fail these records and every later one (the run stops; the next
+                // open repairs a torn last line).
+                _failure ??= e;
+                foreach (PendingLine item in batch)
+                {
+                    item.Done.TrySetException(e);
+                }
+            }
         }
     }
 
+    private readonly record struct PendingLine(byte[] Bytes, TaskCompletionSource Done);
+
     public async ValueTask DisposeAsync()
     {
+        _queue.Writer.TryComplete();
+        await _pump.ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);
-        _gate.Dispose();
     }
 }
