@@ -148,6 +148,57 @@ public sealed class CausalLanguageModel : nn.Module<Tensor, Tensor>
         return tokens.Skip(prompt.Length).ToArray();
     }
 
+    /// <summary>
+    /// Samples continuations of several prompts of equal length at once (one forward per new token for the whole batch),
+    /// at <paramref name="temperature"/> (&gt; 0), the context sliding when full. Returns only the new tokens of each prompt.
+    /// Deterministic for a given generator.
+    /// </summary>
+    public int[][] GenerateBatch(IReadOnlyList<int[]> prompts, int newTokens, float temperature, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        if (prompts.Count == 0 || prompts[0].Length == 0 || prompts.Any(p => p.Length != prompts[0].Length))
+        {
+            throw new ArgumentException("GenerateBatch needs at least one prompt, all of the same non-zero length.", nameof(prompts));
+        }
+
+        if (!(temperature > 0) || !float.IsFinite(temperature))
+        {
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "temperature must be finite and > 0.");
+        }
+
+        bool wasTraining = training;
+        eval();
+        try
+        {
+            using var noGrad = torch.no_grad();
+            using Scalar t = temperature.ToScalar();
+            int rows = prompts.Count;
+            Tensor sequence = torch.tensor(prompts.SelectMany(p => p.Select(v => (long)v)).ToArray(), new long[] { rows, prompts[0].Length }, device: Device);
+            for (int i = 0; i < newTokens; i++)
+            {
+                using var scope = torch.NewDisposeScope();
+                long length = sequence.shape[1];
+                Tensor window = length > Options.ContextLength ? sequence.narrow(1, length - Options.ContextLength, Options.ContextLength) : sequence;
+                Tensor last = forward(window).select(1, -1).div(t);
+                Tensor next = torch.multinomial(nn.functional.softmax(last, 1).cpu(), 1, false, generator).to(Device);
+                Tensor grown = torch.cat(new[] { sequence, next }, 1);
+                sequence.Dispose();
+                sequence = grown.MoveToOuterDisposeScope();
+            }
+
+            using Tensor cpu = sequence.cpu();
+            long[] all = cpu.data<long>().ToArray();
+            int width = (int)sequence.shape[1];
+            int promptLength = prompts[0].Length;
+            sequence.Dispose();
+            return Enumerable.Range(0, rows).Select(r => all.Skip((r * width) + promptLength).Take(width - promptLength).Select(v => (int)v).ToArray()).ToArray();
+        }
+        finally
+        {
+            train(wasTraining);
+        }
+    }
+
     /// <summary>Writes the weights to <paramref name="path"/> atomically (temp file + rename).</summary>
     public void SaveWeights(string path)
     {
