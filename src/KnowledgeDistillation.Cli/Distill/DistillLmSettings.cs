@@ -3,15 +3,15 @@ namespace KnowledgeDistillation.Cli.Distill;
 /// <summary>Settings of <c>kd distill-lm</c>; defaults are the measured CPU configuration in docs/results.md.</summary>
 internal sealed record DistillLmSettings
 {
-    public string Teacher { get; init; } = "layers=4,heads=4,width=128,context=64";
+    public string Teacher { get; init; } = "layers=2,heads=4,width=96,context=64";
 
-    public string Student { get; init; } = "layers=2,heads=4,width=88,context=64";
+    public string Student { get; init; } = "layers=2,heads=4,width=48,context=64";
 
-    public int TeacherSteps { get; init; } = 1200;
+    public int TeacherSteps { get; init; } = 500;
 
-    public int Steps { get; init; } = 600;
+    public int Steps { get; init; } = 300;
 
-    public int BatchSize { get; init; } = 16;
+    public int BatchSize { get; init; } = 8;
 
     public int SequenceLength { get; init; } = 64;
 
@@ -27,11 +27,11 @@ internal sealed record DistillLmSettings
 
     public int TopK { get; init; } = 20;
 
-    public int SequenceKdTokens { get; init; } = 40_000;
+    public int SequenceKdTokens { get; init; } = 4096;
 
     public int TrainVerses { get; init; } = 30_000;
 
-    public int HeldOutEvery { get; init; } = 50;
+    public int HeldOutEvery { get; init; } = 100;
 
     public int Seed { get; init; } = 1;
 
