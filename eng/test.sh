@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as a newcomer runs it on a fresh Debian 12 machine:
-#   1. installs the Fashion-MNIST data (Debian package dataset-fashion-mnist) when it is missing
+#   1. installs the Fashion-MNIST data (Debian package dataset-fashion-mnist) and the King James Bible text
+#      (bible-kjv-text, read through its bible program) when they are missing
 #      (needs root or sudo; the data tests fail with a clear message, never skip, without it);
 #   2. builds the solution in Release (warnings are errors) and runs every test project;
 #   3. ends with one summary line: "Tests: N passed, N failed, N skipped".
@@ -14,6 +15,15 @@ if [ ! -f "$data_dir/t10k-labels-idx1-ubyte.gz" ] && [ ! -f "$data_dir/t10k-labe
   if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq dataset-fashion-mnist
+fi
+
+# The language-model tests read a small slice of the King James Bible (public domain) from Debian's bible-kjv-text.
+if [ ! -f "${KD_KJV_TEXT:-/nonexistent}" ] && [ ! -x /usr/bin/bible ]; then
+  echo "King James Bible text not found: installing Debian package bible-kjv-text"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq bible-kjv-text bible-kjv
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

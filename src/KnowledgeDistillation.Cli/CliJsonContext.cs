@@ -8,6 +8,7 @@ namespace KnowledgeDistillation.Cli;
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(EnvironmentInfo))]
 [JsonSerializable(typeof(DistillReport))]
+[JsonSerializable(typeof(DistillLmReport))]
 [JsonSerializable(typeof(ExportReport))]
 [JsonSerializable(typeof(EvalReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

@@ -12,4 +12,7 @@ internal static class TorchScalars
 {
     /// <summary>The integer 1 (TorchSharp's own implicit alpha), never finalised.</summary>
     internal static readonly Scalar One = 1.ToScalar();
+
+    /// <summary>−1, for <c>a.add(b, MinusOne)</c> = a − b without a hidden temporary.</summary>
+    internal static readonly Scalar MinusOne = (-1).ToScalar();
 }

@@ -1,0 +1,276 @@
+using System.Globalization;
+using KnowledgeDistillation.Kernels;
+using KnowledgeDistillation.Sequences;
+using KnowledgeDistillation.TorchSharp.Runtime;
+using KnowledgeDistillation.TorchSharp.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace KnowledgeDistillation.TorchSharp.LanguageModels;
+
+/// <summary>
+/// Token-level distillation losses on TorchSharp tensors <c>[batch, sequence, vocabulary]</c> with a <c>[batch, sequence]</c>
+/// boolean mask. Each returns a scalar tensor whose value is the loss and whose gradient with respect to the student
+/// logits is the loss's gradient, so it can be added to other terms and back-propagated.
+/// </summary>
+/// <remarks>
+/// On the CPU (path <see cref="LogitLossPath.Auto"/> or <see cref="LogitLossPath.FusedCpuKernels"/>) the loss and gradient
+/// come from <see cref="SequenceDistillation"/> (fused SIMD kernels on the valid rows) and enter autograd through the
+/// surrogate <c>Σ s ⊙ g − stopgrad(Σ s ⊙ g) + loss</c>. On CUDA they are TorchSharp operations, so the logits never leave
+/// the device; tests check both paths agree. Token mappings run on the fused path only.
+/// </remarks>
+public static class TorchSequenceLosses
+{
+    private const float Dropped = -1e30f;
+
+    /// <summary>Dense teacher logits <c>[batch, sequence, teacherVocabulary]</c> (detached inside).</summary>
+    /// <param name="studentLogits">Student logits <c>[batch, sequence, studentVocabulary]</c>.</param>
+    /// <param name="teacherLogits">Teacher logits <c>[batch, sequence, teacherVocabulary]</c>.</param>
+    /// <param name="mask">Boolean <c>[batch, sequence]</c>: true = distil.</param>
+    /// <param name="options">Divergence, temperature, vocabulary.</param>
+    /// <param name="normalizer">Valid tokens of the whole accumulated batch; null = this batch's.</param>
+    /// <param name="path">Fused CPU kernels or TorchSharp operations.</param>
+    /// <param name="mapping">Teacher → student ids when tokenizers differ (fused path only).</param>
+    public static Tensor Dense(Tensor studentLogits, Tensor teacherLogits, Tensor mask, SequenceLossOptions options, float? normalizer = null, LogitLossPath path = LogitLossPath.Auto, TokenMapping? mapping = null)
+    {
+        ArgumentNullException.ThrowIfNull(studentLogits);
+        ArgumentNullException.ThrowIfNull(teacherLogits);
+        ArgumentNullException.ThrowIfNull(mask);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        CheckShapes(studentLogits, mask, teacherLogits, nameof(teacherLogits));
+        int studentVocabulary = (int)studentLogits.shape[2];
+        int teacherVocabulary = (int)teacherLogits.shape[2];
+        if (UseKernels(studentLogits, path))
+        {
+            float[] student = ToArray(studentLogits);
+            float[] teacher = ToArray(teacherLogits);
+            bool[] valid = mask.detach().cpu().data<bool>().ToArray();
+            var gradient = new float[student.Length];
+            SequenceLossValue value = SequenceDistillation.DenseWithGradient(student, studentVocabulary, teacher, teacherVocabulary, valid, options, gradient, normalizer, mapping);
+            return Surrogate(studentLogits, gradient, value.Loss);
+        }
+
+        if (mapping is not null)
+        {
+            throw new NotSupportedException("Token mappings run on the fused CPU kernels only: use LogitLossPath.FusedCpuKernels.");
+        }
+
+        int vocabulary = options.VocabularySize ?? (studentVocabulary == teacherVocabulary ? studentVocabulary
+            : throw new ArgumentException($"Teacher vocabulary ({teacherVocabulary}) and student vocabulary ({studentVocabulary}) differ. If one output layer only has padded rows, set SequenceLossOptions.VocabularySize; if the tokenizers differ, supply a TokenMapping.", nameof(teacherLogits)));
+        if (vocabulary > studentVocabulary || vocabulary > teacherVocabulary)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), vocabulary, $"SequenceLossOptions.VocabularySize = {vocabulary} exceeds the student ({studentVocabulary}) or teacher ({teacherVocabulary}) vocabulary.");
+        }
+
+        using var scope = torch.NewDisposeScope();
+        Tensor validMask = mask.to(studentLogits.device).to_type(ScalarType.Bool);
+        Tensor t = teacherLogits.detach();
+        if (teacherVocabulary > vocabulary)
+        {
+            CheckExtraMass(t, validMask, vocabulary, options.ExtraMassTolerance);
+        }
+
+        using Scalar temperature = options.Temperature.ToScalar();
+        Tensor logPs = nn.functional.log_softmax(studentLogits.narrow(2, 0, vocabulary).div(temperature), 2);
+        Tensor logPt = nn.functional.log_softmax(t.narrow(2, 0, vocabulary).div(temperature), 2);
+        Tensor rows = RowDivergence(logPt, logPs, options.Kind, options.JsdBeta);
+        return Reduce(rows, validMask, options, normalizer).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Sparse top-k teacher: ids <c>[batch, sequence, k]</c> (int64) and log-probabilities or logits <c>[batch, sequence, k]</c>.</summary>
+    /// <param name="studentLogits">Student logits <c>[batch, sequence, studentVocabulary]</c>.</param>
+    /// <param name="teacherIndices">Teacher ids, int64.</param>
+    /// <param name="teacherValues">Teacher values, float32.</param>
+    /// <param name="valueKind">What the values are.</param>
+    /// <param name="mask">Boolean <c>[batch, sequence]</c>: true = distil.</param>
+    /// <param name="options">Divergence, temperature, vocabulary, leftover-mass treatment.</param>
+    /// <param name="normalizer">Valid tokens of the whole accumulated batch; null = this batch's.</param>
+    /// <param name="path">Fused CPU kernels or TorchSharp operations.</param>
+    /// <param name="mapping">Teacher → student ids when tokenizers differ (fused path only).</param>
+    public static Tensor SparseTopK(Tensor studentLogits, Tensor teacherIndices, Tensor teacherValues, TopKValueKind valueKind, Tensor mask, SequenceLossOptions options, float? normalizer = null, LogitLossPath path = LogitLossPath.Auto, TokenMapping? mapping = null)
+    {
+        ArgumentNullException.ThrowIfNull(studentLogits);
+        ArgumentNullException.ThrowIfNull(teacherIndices);
+        ArgumentNullException.ThrowIfNull(teacherValues);
+        ArgumentNullException.ThrowIfNull(mask);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        CheckShapes(studentLogits, mask, teacherIndices, nameof(teacherIndices));
+        if (!teacherIndices.shape.SequenceEqual(teacherValues.shape))
+        {
+            throw new ArgumentException($"teacherValues has shape [{string.Join(", ", teacherValues.shape)}]; it must match teacherIndices [{string.Join(", ", teacherIndices.shape)}].", nameof(teacherValues));
+        }
+
+        int studentVocabulary = (int)studentLogits.shape[2];
+        int k = (int)teacherIndices.shape[2];
+        if (UseKernels(studentLogits, path))
+        {
+            float[] student = ToArray(studentLogits);
+            int[] indices = teacherIndices.detach().cpu().to_type(ScalarType.Int32).data<int>().ToArray();
+            float[] values = ToArray(teacherValues);
+            bool[] valid = mask.detach().cpu().data<bool>().ToArray();
+            var gradient = new float[student.Length];
+            SequenceLossValue value = SequenceDistillation.SparseWithGradient(student, studentVocabulary, indices, values, k, valueKind, valid, options, gradient, normalizer, mapping);
+            return Surrogate(studentLogits, gradient, value.Loss);
+        }
+
+        if (mapping is not null)
+        {
+            throw new NotSupportedException("Token mappings run on the fused CPU kernels only: use LogitLossPath.FusedCpuKernels.");
+        }
+
+        bool forward = options.Kind is DivergenceKind.ForwardKl or DivergenceKind.SoftTargetCrossEntropy || (options.Kind == DivergenceKind.JensenShannon && options.JsdBeta == 0f);
+        bool bucket = options.TopKTreatment == TopKMassTreatment.ExtraBucket;
+        if (!forward && valueKind == TopKValueKind.Logits && bucket)
+        {
+            throw new ArgumentException($"{options.Kind} with TopKMassTreatment.ExtraBucket needs the teacher's leftover mass, which top-k logits do not carry: pass log-probabilities or use TopKMassTreatment.Renormalize.", nameof(valueKind));
+        }
+
+        int vocabulary = options.VocabularySize ?? studentVocabulary;
+        using var scope = torch.NewDisposeScope();
+        Device device = studentLogits.device;
+        Tensor validMask = mask.to(device).to_type(ScalarType.Bool);
+        Tensor idx = teacherIndices.to(device).to_type(ScalarType.Int64);
+        Tensor keep = idx.lt(vocabulary);
+        using Scalar zeroScalar = 0.ToScalar();
+        Tensor safeIdx = idx.masked_fill(keep.logical_not(), zeroScalar);
+        using Scalar temperature = options.Temperature.ToScalar();
+        using Scalar dropped = Dropped.ToScalar();
+        using Scalar one = 1.ToScalar();
+        Tensor v = teacherValues.detach().to(device);
+        Tensor logPtRaw = valueKind == TopKValueKind.LogProbabilities ? v : nn.functional.log_softmax(v.div(temperature), 2);
+        Tensor droppedMass = logPtRaw.exp().masked_fill(keep, zeroScalar).sum(2);
+        if (valueKind == TopKValueKind.Logits)
+        {
+            droppedMass = droppedMass.div(logPtRaw.exp().sum(2));
+        }
+
+        float worst = droppedMass.masked_fill(validMask.logical_not(), zeroScalar).max().item<float>();
+        if (worst > options.ExtraMassTolerance)
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"The teacher puts probability {worst:G4} on ids at or above the compared vocabulary size {vocabulary} (tolerance {options.ExtraMassTolerance:G4}). Those ids are real tokens: check SequenceLossOptions.VocabularySize, or supply a TokenMapping."));
+        }
+
+        Tensor logPt = logPtRaw.masked_fill(keep.logical_not(), dropped);
+        Tensor s = studentLogits.narrow(2, 0, vocabulary).div(temperature);
+        Tensor logPsFull = nn.functional.log_softmax(s, 2);
+        Tensor logPsIdx = logPsFull.gather(2, safeIdx).masked_fill(keep.logical_not(), dropped);
+        Tensor rows;
+        if (bucket)
+        {
+            // The leftover on both sides; the student's summed exactly over the ids outside the top-k.
+            using Scalar tiny = 1e-30.ToScalar();
+            using Scalar floorLog = (-69f).ToScalar();
+            Tensor teacherRest = logPt.exp().sum(2).neg().add(one, one).clamp_min(tiny).log();
+            Tensor sOutside = s.scatter(2, safeIdx, torch.full_like(logPsIdx, dropped));
+            // An id that was dropped was pointed at 0 above; put column 0's value back unless 0 is a real top-k id.
+            Tensor zeroIsKept = safeIdx.eq(0).logical_and(keep).any(2, keepdim: true);
+            sOutside = torch.where(torch.arange(vocabulary, device: device).eq(0).logical_and(zeroIsKept.logical_not()), s, sOutside);
+            Tensor studentRest = sOutside.logsumexp(2).add(s.logsumexp(2), TorchScalars.MinusOne).clamp_min(floorLog);
+            Tensor t = torch.cat(new[] { logPt, teacherRest.unsqueeze(2) }, 2);
+            Tensor st = torch.cat(new[] { logPsIdx, studentRest.unsqueeze(2) }, 2);
+            rows = RowDivergence(t, st, options.Kind, options.JsdBeta);
+        }
+        else
+        {
+            Tensor renormalisedTeacher = nn.functional.log_softmax(logPt, 2);
+            Tensor studentSide = forward ? logPsIdx : nn.functional.log_softmax(logPsIdx, 2);
+            rows = RowDivergence(renormalisedTeacher, studentSide, options.Kind, options.JsdBeta);
+        }
+
+        return Reduce(rows, validMask, options, normalizer).MoveToOuterDisposeScope();
+    }
+
+    // Σ over the last dimension of the divergence between log-probabilities (dropped entries hold −1e30 on both sides).
+    private static Tensor RowDivergence(Tensor logPt, Tensor logPs, DivergenceKind kind, float beta)
+    {
+        if (kind == DivergenceKind.JensenShannon && (beta == 0f || beta == 1f))
+        {
+            kind = beta == 0f ? DivergenceKind.ForwardKl : DivergenceKind.ReverseKl;
+        }
+
+        switch (kind)
+        {
+            case DivergenceKind.ForwardKl:
+                return logPt.exp().mul(logPt.add(logPs, TorchScalars.MinusOne)).sum(-1);
+            case DivergenceKind.SoftTargetCrossEntropy:
+                return logPt.exp().mul(logPs).sum(-1).neg();
+            case DivergenceKind.ReverseKl:
+                return logPs.exp().mul(logPs.add(logPt, TorchScalars.MinusOne)).sum(-1);
+            default:
+                using (Scalar logBeta = Math.Log(beta).ToScalar())
+                using (Scalar logOneMinusBeta = Math.Log(1 - beta).ToScalar())
+                using (Scalar b = beta.ToScalar())
+                using (Scalar oneMinusB = (1 - beta).ToScalar())
+                {
+                    Tensor logM = torch.logaddexp(logPs.add(logOneMinusBeta), logPt.add(logBeta));
+                    Tensor teacherTerm = logPt.exp().mul(logPt.add(logM, TorchScalars.MinusOne)).sum(-1);
+                    Tensor studentTerm = logPs.exp().mul(logPs.add(logM, TorchScalars.MinusOne)).sum(-1);
+                    return teacherTerm.mul(b).add(studentTerm.mul(oneMinusB), TorchScalars.One);
+                }
+        }
+    }
+
+    private static Tensor Reduce(Tensor rows, Tensor validMask, SequenceLossOptions options, float? normalizer)
+    {
+        long valid = validMask.sum().item<long>();
+        if (normalizer is { } n && (!float.IsFinite(n) || n <= 0 || n < valid))
+        {
+            throw new ArgumentOutOfRangeException(nameof(normalizer), n, $"normalizer must be finite, > 0 and at least this batch's valid tokens ({valid}): pass the valid tokens of the whole accumulated batch.");
+        }
+
+        float divisor = normalizer ?? Math.Max(valid, 1);
+        double scale = (options.ScaleByTemperatureSquared ? (double)options.Temperature * options.Temperature : 1d) / divisor;
+        using Scalar s = scale.ToScalar();
+        using Scalar zero = 0.ToScalar();
+        // masked_fill, not a multiply: a masked row's loss could be huge and 0 · ∞ would be NaN.
+        return rows.masked_fill(validMask.logical_not(), zero).sum().mul(s);
+    }
+
+    private static void CheckExtraMass(Tensor teacher, Tensor validMask, int vocabulary, float tolerance)
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor all = teacher.logsumexp(2);
+        Tensor extra = teacher.narrow(2, vocabulary, teacher.shape[2] - vocabulary).logsumexp(2);
+        using Scalar zero = 0.ToScalar();
+        float worst = extra.add(all, TorchScalars.MinusOne).exp().masked_fill(validMask.logical_not(), zero).max().item<float>();
+        if (worst > tolerance)
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"The teacher puts probability {worst:G4} on its columns [{vocabulary}, {teacher.shape[2]}) beyond the compared vocabulary size {vocabulary} (tolerance {tolerance:G4}). Those rows are real tokens, not padding: check SequenceLossOptions.VocabularySize, or supply a TokenMapping if the tokenizers differ."));
+        }
+    }
+
+    private static Tensor Surrogate(Tensor studentLogits, float[] gradient, float loss)
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor g = torch.tensor(gradient, studentLogits.shape).to(studentLogits.device);
+        Tensor inner = studentLogits.mul(g).sum();
+        Tensor value = torch.tensor(loss, device: studentLogits.device);
+        // Value = loss, gradient = g: the surrogate minus its own value contributes only the gradient.
+        return inner.add(inner.detach(), TorchScalars.MinusOne).add(value, TorchScalars.One).MoveToOuterDisposeScope();
+    }
+
+    private static bool UseKernels(Tensor studentLogits, LogitLossPath path) =>
+        path == LogitLossPath.FusedCpuKernels || (path == LogitLossPath.Auto && studentLogits.device.type == DeviceType.CPU);
+
+    private static float[] ToArray(Tensor tensor) => tensor.detach().cpu().to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
+
+    private static void CheckShapes(Tensor studentLogits, Tensor mask, Tensor teacher, string teacherName)
+    {
+        if (studentLogits.dim() != 3)
+        {
+            throw new ArgumentException($"studentLogits must be [batch, sequence, vocabulary]; got [{string.Join(", ", studentLogits.shape)}].", nameof(studentLogits));
+        }
+
+        if (mask.dim() != 2 || mask.shape[0] != studentLogits.shape[0] || mask.shape[1] != studentLogits.shape[1] || mask.dtype != ScalarType.Bool)
+        {
+            throw new ArgumentException($"mask must be a bool tensor [batch, sequence] = [{studentLogits.shape[0]}, {studentLogits.shape[1]}]; got {mask.dtype} [{string.Join(", ", mask.shape)}].", nameof(mask));
+        }
+
+        if (teacher.dim() != 3 || teacher.shape[0] != studentLogits.shape[0] || teacher.shape[1] != studentLogits.shape[1])
+        {
+            throw new ArgumentException($"{teacherName} must be [{studentLogits.shape[0]}, {studentLogits.shape[1]}, *]; got [{string.Join(", ", teacher.shape)}].", teacherName);
+        }
+    }
+}
