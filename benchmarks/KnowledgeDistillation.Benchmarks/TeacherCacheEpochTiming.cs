@@ -17,7 +17,7 @@ namespace KnowledgeDistillation.Benchmarks;
 /// </summary>
 /// <remarks>
 /// Usage: <c>dotnet run -c Release --project benchmarks/KnowledgeDistillation.Benchmarks -- cache-epoch
-/// --teacher-weights FILE [--teacher cnn:32,64,128:bn] [--student cnn:16,32] [--images 10000] [--rounds 5] [--cache-dir DIR]</c>.
+/// --teacher-weights FILE [--teacher cnn:32,64,128:bn] [--student cnn:16,32] [--images 10000] [--rounds 5] [--threads N] [--cache-dir DIR]</c>.
 /// </remarks>
 internal static class TeacherCacheEpochTiming
 {
@@ -44,6 +44,7 @@ internal static class TeacherCacheEpochTiming
         string teacherSpec = Arg("--teacher", "cnn:32,64,128:bn"), studentSpec = Arg("--student", "cnn:16,32");
         int images = int.Parse(Arg("--images", "10000"), CultureInfo.InvariantCulture);
         int rounds = int.Parse(Arg("--rounds", "5"), CultureInfo.InvariantCulture);
+        int? threadCount = args.Contains("--threads") ? int.Parse(Arg("--threads", "1"), CultureInfo.InvariantCulture) : null;
         string cacheDir = Arg("--cache-dir", Path.Combine(Path.GetTempPath(), $"kd-cache-epoch-{images}"));
         if (!File.Exists(weights))
         {
@@ -52,6 +53,10 @@ internal static class TeacherCacheEpochTiming
         }
 
         TorchSharpRuntime.EnsureInitialized();
+        if (threadCount is { } t)
+        {
+            global::TorchSharp.torch.set_num_threads(t);
+        }
         int[] image = [1, 28, 28];
         LabeledImageSet train = FashionMnist.Load(DataSplit.Train).Take(images);
         using TorchModel teacher = TorchModel.FromPreset(teacherSpec, image, 10, seed: 0);
@@ -64,7 +69,8 @@ internal static class TeacherCacheEpochTiming
         Console.WriteLine($"cache {cacheDir}: {written.ShardsWritten} shard(s) written, {written.ShardsSkipped} present ({clock.Elapsed.TotalSeconds:F1} s)");
         using TeacherCache cache = TeacherCache.Open(cacheDir, train, teacherSpec);
 
-        var options = new DistillationOptions { Epochs = 1, BatchSize = 128, LearningRate = 3e-3, Temperature = "1", Alpha = "0.7" };
+        // One libtorch thread makes process CPU time a robust measure on a shared machine (OpenMP threads spin while they wait).
+        var options = new DistillationOptions { Epochs = 1, BatchSize = 128, LearningRate = 3e-3, Temperature = "1", Alpha = "0.7", Threads = threadCount };
         string[] modes = ["scratch", "cache", "live"];
         var times = modes.ToDictionary(m => m, _ => new List<double>());
         var cpuTimes = modes.ToDictionary(m => m, _ => new List<double>());
