@@ -5,6 +5,7 @@ var root = new RootCommand("kd: knowledge distillation for .NET. Train a small s
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(DistillCommand.Create());
 root.Subcommands.Add(DistillLmCommand.Create());
+root.Subcommands.Add(CacheTeacherCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());

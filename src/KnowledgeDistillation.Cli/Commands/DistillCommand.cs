@@ -31,11 +31,12 @@ internal static class DistillCommand
         var cache = new Option<string>("--cache") { Description = "Folder where trained teachers are cached.", DefaultValueFactory = _ => d.CacheDirectory };
         var data = new Option<string?>("--data") { Description = "Folder with the Fashion-MNIST IDX files (default: KD_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)." };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
+        var teacherCache = new Option<string?>("--teacher-cache") { Description = "Train the distilled students from this teacher cache (written by kd cache-teacher for the same training set and teacher) instead of running the teacher. A top-k cache uses the top-k form of --loss hinton." };
         var latency = new Option<int>("--latency-iterations") { Description = "Timed single-sample inferences per model (batch-64 uses a quarter).", DefaultValueFactory = _ => d.LatencyIterations };
 
         var command = new Command("distill", "Train a teacher (or load it from the cache), distil it into a student, train the same student from scratch with the same budget and seeds, and compare accuracy, size and latency on the Fashion-MNIST test set.")
         {
-            teacher, student, teacherEpochs, noAugment, epochs, seeds, temperature, alpha, loss, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency,
+            teacher, student, teacherEpochs, noAugment, epochs, seeds, temperature, alpha, loss, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency, teacherCache,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -65,6 +66,7 @@ internal static class DistillCommand
                     DataDirectory = parse.GetValue(data),
                     JsonPath = parse.GetValue(json),
                     LatencyIterations = parse.GetValue(latency),
+                    TeacherCachePath = parse.GetValue(teacherCache),
                 };
             }
             catch (FormatException ex)
@@ -84,7 +86,7 @@ internal static class DistillCommand
         {
             report = await new DistillRunner(settings, output).RunAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is ArgumentException or FormatException or FileNotFoundException or InvalidDataException)
+        catch (Exception ex) when (ex is ArgumentException or FormatException or FileNotFoundException or InvalidDataException or DirectoryNotFoundException)
         {
             await Console.Error.WriteLineAsync($"kd distill: {ex.Message}").ConfigureAwait(false);
             return 2;

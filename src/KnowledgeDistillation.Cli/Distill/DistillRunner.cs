@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using KnowledgeDistillation.Caching;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Losses;
@@ -48,7 +49,9 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
 
         (TorchModel teacher, double teacherSeconds) = await GetTeacherAsync(train, device, cancellationToken).ConfigureAwait(false);
         using (teacher)
+        using (TeacherCache? targets = OpenTeacherCache(train))
         {
+            _targets = targets;
             float[] teacherTest = PredictAll(teacher, test);
             double teacherAccuracy = ClassificationMetrics.Accuracy(teacherTest, test.Labels, 10);
             log.WriteLine($"teacher {settings.Teacher}: test accuracy {teacherAccuracy:P2}, {teacher.Metadata.ParameterCount:N0} parameters");
@@ -86,6 +89,45 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
             }
         }
     }
+
+    private TeacherCache? _targets;
+
+    /// <summary>Opens --teacher-cache, refusing a cache of another data set or another teacher than the one trained/loaded here.</summary>
+    private TeacherCache? OpenTeacherCache(LabeledImageSet train)
+    {
+        if (settings.TeacherCachePath is not { } folder)
+        {
+            return null;
+        }
+        string teacherId = TeacherId(settings.Teacher, TeacherWeightsPath(settings, train));
+        TeacherCache cache;
+        try
+        {
+            cache = TeacherCache.Open(folder, train, teacherId);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new ArgumentException(ex.Message, "--teacher-cache", ex);
+        }
+        if (cache.IsTopK && settings.Loss.ToLowerInvariant() != "hinton")
+        {
+            cache.Dispose();
+            throw new ArgumentException($"Teacher cache '{folder}' is top-k (k = {cache.K}); only --loss hinton has a top-k form. Use a float32/float16 cache for --loss {settings.Loss}.", "--teacher-cache");
+        }
+        log.WriteLine($"distilled students read teacher targets from cache {folder}: {cache.Format}{(cache.IsTopK ? $" k={cache.K}" : "")}, {cache.Count} rows, {cache.SizeInBytes / 1024.0:F0} KiB");
+        return cache;
+    }
+
+    /// <summary>The teacher's identity in teacher caches: architecture and a hash of its weights file.</summary>
+    internal static string TeacherId(string architecture, string weightsPath)
+    {
+        using FileStream stream = File.OpenRead(weightsPath);
+        return $"{architecture}@{Convert.ToHexStringLower(SHA256.HashData(stream))[..16]}";
+    }
+
+    /// <summary>Where <c>kd distill</c> caches the teacher trained with these settings on this training set.</summary>
+    internal static string TeacherWeightsPath(DistillSettings settings, LabeledImageSet train) =>
+        Path.Combine(settings.CacheDirectory, $"teacher-{TeacherCacheKey(settings, train)}.weights");
 
     private void Validate()
     {
@@ -128,6 +170,7 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         ISchedule oneMinusAlpha = new ComplementSchedule(alpha);
         return settings.Loss.ToLowerInvariant() switch
         {
+            "hinton" when _targets is { IsTopK: true } => new TopKHintonDistillationLoss(alpha, temperature, _targets.K),
             "hinton" => new HintonDistillationLoss(alpha, temperature),
             "reverse-kl" => new CompositeDistillationLoss([(new SoftTargetLoss(DivergenceKind.ReverseKl, temperature), alpha), (new HardLabelLoss(), oneMinusAlpha)]),
             "jsd" => new CompositeDistillationLoss([(new SoftTargetLoss(DivergenceKind.JensenShannon, temperature), alpha), (new HardLabelLoss(), oneMinusAlpha)]),
@@ -150,8 +193,7 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
 
     private async Task<(TorchModel Teacher, double Seconds)> GetTeacherAsync(LabeledImageSet train, torch.Device device, CancellationToken cancellationToken)
     {
-        string key = TeacherCacheKey(train);
-        string path = Path.Combine(settings.CacheDirectory, $"teacher-{key}.weights");
+        string path = TeacherWeightsPath(settings, train);
         TorchModel teacher = TorchModel.FromPreset(settings.Teacher, ImageShape, 10, seed: 1000, device);
         if (File.Exists(path))
         {
@@ -190,7 +232,7 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         return (teacher, clock.Elapsed.TotalSeconds);
     }
 
-    private string TeacherCacheKey(LabeledImageSet train)
+    private static string TeacherCacheKey(DistillSettings settings, LabeledImageSet train)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(MemoryMarshal.AsBytes(train.Pixels.AsSpan()));
@@ -207,8 +249,15 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         TorchModel student = TorchModel.FromPreset(settings.Student, ImageShape, 10, seed, device);
         var clock = Stopwatch.StartNew();
         IDistillationLoss loss = distil ? CreateLoss(StudentOptions(seed, true)) : new HardLabelLoss();
-        await new TorchDistiller(StudentOptions(seed, distil), loss, [EpochLine(label)])
-            .FitAsync(student, distil ? teacher : null, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var trainer = new TorchDistiller(StudentOptions(seed, distil), loss, [EpochLine(label)]);
+        if (distil && _targets is not null)
+        {
+            await trainer.FitFromTargetsAsync(student, _targets, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await trainer.FitAsync(student, distil ? teacher : null, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
         double seconds = clock.Elapsed.TotalSeconds;
         float[] logits = PredictAll(student, test);
         string file = Path.Combine(settings.OutputDirectory, $"student-{(distil ? "kd" : "scratch")}-seed{seed}.weights");

@@ -46,4 +46,7 @@ internal sealed record DistillSettings
     public string? JsonPath { get; init; }
 
     public int LatencyIterations { get; init; } = 200;
+
+    /// <summary>A teacher cache folder (kd cache-teacher) the distilled students read their targets from, instead of running the teacher.</summary>
+    public string? TeacherCachePath { get; init; }
 }

@@ -74,15 +74,40 @@ public sealed partial class TorchDistiller
     /// <param name="validation">Evaluation data for per-epoch metrics (<c>val_accuracy</c>, <c>val_ece</c>, and with a teacher <c>val_agreement</c>, <c>val_kl_to_teacher</c>).</param>
     /// <param name="resumeFrom">A checkpoint written by this trainer (same seed); training continues after its last epoch.</param>
     /// <param name="cancellationToken">Stops training between micro-batches with <see cref="OperationCanceledException"/>.</param>
-    public async Task<DistillationHistory> FitAsync(
+    public Task<DistillationHistory> FitAsync(
         TorchModel student, ITeacher? teacher, IBatchSource train, IBatchSource? validation = null,
+        string? resumeFrom = null, CancellationToken cancellationToken = default) =>
+        FitCoreAsync(student, teacher, null, train, validation, resumeFrom, cancellationToken);
+
+    /// <summary>
+    /// Trains <paramref name="student"/> from precomputed teacher targets (an offline teacher cache) looked up by each
+    /// batch's sample indices, instead of running a teacher. A dense float32 cache gives the same loss values as the live
+    /// teacher; a top-k cache needs a loss that accepts sparse targets (<see cref="TopKHintonDistillationLoss"/>).
+    /// Before the first step the targets are checked against <paramref name="train"/> (same data set) and the loss.
+    /// </summary>
+    /// <param name="student">The student (trained in place).</param>
+    /// <param name="teacherTargets">The teacher's targets for every sample of <paramref name="train"/>.</param>
+    /// <param name="train">Training data: exactly the data set the targets were computed on.</param>
+    /// <param name="validation">Evaluation data for <c>val_accuracy</c> and <c>val_ece</c> (no teacher metrics: there is no live teacher).</param>
+    /// <param name="resumeFrom">A checkpoint written by this trainer (same seed).</param>
+    /// <param name="cancellationToken">Stops training between micro-batches.</param>
+    public Task<DistillationHistory> FitFromTargetsAsync(
+        TorchModel student, ITeacherTargetSource teacherTargets, IBatchSource train, IBatchSource? validation = null,
         string? resumeFrom = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(teacherTargets);
+        return FitCoreAsync(student, null, teacherTargets, train, validation, resumeFrom, cancellationToken);
+    }
+
+    private async Task<DistillationHistory> FitCoreAsync(
+        TorchModel student, ITeacher? teacher, ITeacherTargetSource? targetSource, IBatchSource train, IBatchSource? validation,
+        string? resumeFrom, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(student);
         ArgumentNullException.ThrowIfNull(train);
         TorchSharpRuntime.EnsureInitialized();
         int classes = student.Metadata.ClassCount;
-        ValidateSetup(student, teacher, train, validation, classes);
+        ValidateSetup(student, teacher, train, validation, classes, targetSource);
         long stepsPerEpoch = StepsPerEpoch(train.Count);
         long totalSteps = stepsPerEpoch * _options.Epochs;
         _options.Validate(totalSteps);
@@ -140,10 +165,11 @@ public sealed partial class TorchDistiller
                     foreach (Batch batch in group)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        Float32Tensor? teacherLogits = teacher is null || torchTeacher is not null || !_loss.RequiresTeacher
-                            ? null
-                            : await InferTeacherAsync(teacher, batch, classes, cancellationToken).ConfigureAwait(false);
-                        LossValue value = MicroStep(student, torchTeacher, teacherLogits, batch, classes, step, totalSteps, normalizer);
+                        TeacherTargets? teacherTargets = !_loss.RequiresTeacher ? null
+                            : targetSource is not null ? await GetTargetsAsync(targetSource, batch, classes, cancellationToken).ConfigureAwait(false)
+                            : teacher is null || torchTeacher is not null ? null
+                            : TeacherTargets.Dense(await InferTeacherAsync(teacher, batch, classes, cancellationToken).ConfigureAwait(false));
+                        LossValue value = MicroStep(student, torchTeacher, teacherTargets, batch, classes, step, totalSteps, normalizer);
                         foreach ((string key, float v) in value.Terms)
                         {
                             stepTerms[key] = stepTerms.GetValueOrDefault(key) + (IsRate(key) ? v * batch.Labels.Length / normalizer : v);
@@ -209,7 +235,7 @@ public sealed partial class TorchDistiller
     // Terms such as alpha and temperature are rates, not sums: average them over the micro-batches by rows.
     private static bool IsRate(string key) => key.EndsWith("alpha", StringComparison.Ordinal) || key.EndsWith("temperature", StringComparison.Ordinal) || key.EndsWith(".weight", StringComparison.Ordinal);
 
-    private LossValue MicroStep(TorchModel student, TorchModel? torchTeacher, Float32Tensor? teacherCpu, Batch batch, int classes, long step, long totalSteps, float normalizer)
+    private LossValue MicroStep(TorchModel student, TorchModel? torchTeacher, TeacherTargets? teacherCpu, Batch batch, int classes, long step, long totalSteps, float normalizer)
     {
         using var scope = torch.NewDisposeScope();
         Tensor x = student.ToInputTensor(batch.Inputs);
@@ -221,6 +247,10 @@ public sealed partial class TorchDistiller
             teacherLogits = torchTeacher.Forward(tx).to(student.Device);
             CheckLogits(teacherLogits.shape, batch.Labels.Length, classes, "teacher");
         }
+        else if (teacherCpu?.Logits is { } dense && UseTorchOperations(student))
+        {
+            teacherLogits = torch.tensor(dense.Data.ToArray(), [dense.Rows, classes]).to(student.Device);
+        }
         Tensor logits = student.Forward(x);
         CheckLogits(logits.shape, batch.Labels.Length, classes, "student");
 
@@ -230,11 +260,18 @@ public sealed partial class TorchDistiller
         }
 
         float[] studentCpu = logits.detach().to(CPU).data<float>().ToArray();
-        float[] teacherValues = teacherLogits is not null
+        ReadOnlySpan<float> teacherValues = teacherLogits is not null
             ? teacherLogits.detach().to(CPU).data<float>().ToArray()
-            : teacherCpu is not null ? teacherCpu.Data.ToArray() : [];
+            : teacherCpu?.Logits is { } cpuLogits ? cpuLogits.Data.Span : [];
         var gradient = new float[studentCpu.Length];
-        LossValue value = _loss.Compute(new LossInputs(studentCpu, teacherValues, batch.Labels, classes, step, totalSteps, normalizer), gradient);
+        var inputs = new LossInputs(studentCpu, teacherValues, batch.Labels, classes, step, totalSteps, normalizer)
+        {
+            TeacherTopK = teacherCpu?.K ?? 0,
+            TeacherTopKIndices = teacherCpu is { IsTopK: true } ? teacherCpu.TopKIndices.Span : [],
+            TeacherTopKValues = teacherCpu is { IsTopK: true } ? teacherCpu.TopKValues.Span : [],
+            TeacherTopKValueKind = teacherCpu?.ValueKind ?? default,
+        };
+        LossValue value = _loss.Compute(inputs, gradient);
         Tensor g = torch.tensor(gradient, logits.shape).to(logits.device);
         (logits * g).sum().backward();
         return value;
@@ -289,6 +326,21 @@ public sealed partial class TorchDistiller
         return output.Logits;
     }
 
+    private static async Task<TeacherTargets> GetTargetsAsync(ITeacherTargetSource source, Batch batch, int classes, CancellationToken cancellationToken)
+    {
+        TeacherTargets targets = await source.GetTargetsAsync(batch, cancellationToken).ConfigureAwait(false);
+        if (targets.Rows != batch.Labels.Length || targets.Classes != classes)
+        {
+            throw new InvalidOperationException(
+                $"Teacher targets '{source.TeacherId}' gave {targets.Rows} rows of {targets.Classes} classes for a batch of {batch.Labels.Length}; expected {classes} classes.");
+        }
+        return targets;
+    }
+
+    // A loss accepts top-k targets when every term that needs a teacher does.
+    private static bool AcceptsTopK(IDistillationLoss loss) =>
+        !loss.RequiresTeacher || loss is TopKHintonDistillationLoss || (loss is CompositeDistillationLoss c && c.Terms.All(t => AcceptsTopK(t.Loss)));
+
     private async Task<float[]> PredictAllAsync(ITeacher model, IBatchSource data, CancellationToken cancellationToken)
     {
         var all = new float[(long)data.Count * data.ClassCount];
@@ -306,8 +358,21 @@ public sealed partial class TorchDistiller
     private static int[] AllLabels(IBatchSource data) =>
         data.GetBatches(int.MaxValue, shuffle: false, 0, 0).SelectMany(b => b.Labels).ToArray();
 
-    private void ValidateSetup(TorchModel student, ITeacher? teacher, IBatchSource train, IBatchSource? validation, int classes)
+    private void ValidateSetup(TorchModel student, ITeacher? teacher, IBatchSource train, IBatchSource? validation, int classes, ITeacherTargetSource? targets)
     {
+        if (targets is not null)
+        {
+            if (targets.ClassCount != classes)
+            {
+                throw new ArgumentException($"The teacher targets '{targets.TeacherId}' have {targets.ClassCount} classes but student '{student.Metadata.Name}' has {classes}.", "teacherTargets");
+            }
+            if (targets.IsTopK && !AcceptsTopK(_loss))
+            {
+                throw new ArgumentException(
+                    $"The teacher targets '{targets.TeacherId}' are top-k, but loss '{_loss.Name}' needs dense teacher logits. Use TopKHintonDistillationLoss, or a float32/float16 cache.", "teacherTargets");
+            }
+            targets.EnsureMatches(train);
+        }
         if (train.Count == 0)
         {
             throw new ArgumentException("The training data set is empty: there is nothing to train on.", nameof(train));
@@ -325,7 +390,7 @@ public sealed partial class TorchDistiller
         {
             throw new ArgumentException($"The validation data ({validation.ClassCount} classes, samples [{string.Join(", ", validation.SampleShape)}]) does not match the training data.", nameof(validation));
         }
-        if (_loss.RequiresTeacher && teacher is null)
+        if (_loss.RequiresTeacher && teacher is null && targets is null)
         {
             throw new ArgumentException($"Loss '{_loss.Name}' distils from a teacher, but no teacher was given. Pass a teacher, or use HardLabelLoss to train from scratch.", nameof(teacher));
         }

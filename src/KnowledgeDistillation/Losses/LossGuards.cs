@@ -22,6 +22,10 @@ internal static class LossGuards
 
     public static void RequireTeacher(in LossInputs inputs, string loss)
     {
+        if (!inputs.HasTeacher && inputs.HasTopKTeacher)
+        {
+            throw new ArgumentException($"Loss '{loss}' needs dense teacher logits, but the teacher targets are top-k (k = {inputs.TeacherTopK}). Use TopKHintonDistillationLoss, or a dense (float32/float16) teacher cache.", "inputs");
+        }
         if (!inputs.HasTeacher)
         {
             throw new ArgumentException($"Loss '{loss}' needs teacher logits, but none were given. Configure a teacher or use a hard-label loss.", "inputs");

@@ -1,3 +1,5 @@
+using KnowledgeDistillation.Kernels;
+
 namespace KnowledgeDistillation.Losses;
 
 /// <summary>
@@ -50,6 +52,21 @@ public readonly ref struct LossInputs
     /// <summary>The number of rows.</summary>
     public int Rows => Labels.Length;
 
-    /// <summary>True when teacher logits are present.</summary>
+    /// <summary>True when dense teacher logits are present.</summary>
     public bool HasTeacher => !TeacherLogits.IsEmpty;
+
+    /// <summary>Sparse teacher targets instead of dense logits (a top-k teacher cache): class indices, <c>rows × <see cref="TeacherTopK"/></c>.</summary>
+    public ReadOnlySpan<int> TeacherTopKIndices { get; init; }
+
+    /// <summary>Sparse teacher values (logits or log-probabilities, see <see cref="TeacherTopKValueKind"/>), <c>rows × <see cref="TeacherTopK"/></c>.</summary>
+    public ReadOnlySpan<float> TeacherTopKValues { get; init; }
+
+    /// <summary>Entries per row of the sparse teacher targets; 0 when there are none.</summary>
+    public int TeacherTopK { get; init; }
+
+    /// <summary>Whether <see cref="TeacherTopKValues"/> are logits or log-probabilities.</summary>
+    public TopKValueKind TeacherTopKValueKind { get; init; }
+
+    /// <summary>True when sparse top-k teacher targets are present. Only losses that accept them (<see cref="TopKHintonDistillationLoss"/>) use them.</summary>
+    public bool HasTopKTeacher => TeacherTopK > 0;
 }
