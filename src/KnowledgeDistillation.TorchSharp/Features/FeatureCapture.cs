@@ -80,7 +80,9 @@ public static class FeatureCapture
                 string key = name;
                 var remover = target.register_forward_hook((_, _, output) =>
                 {
-                    captured[key] = output;
+                    // An alias (same storage and autograd node): containers such as nn.Sequential dispose the
+                    // intermediate handles they pass along, which would leave a stored reference dead.
+                    captured[key] = output.alias();
                     fired.Add(key);
                     return null!;
                 });
