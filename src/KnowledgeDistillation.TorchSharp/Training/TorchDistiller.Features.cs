@@ -84,7 +84,7 @@ public sealed partial class TorchDistiller
         {
             return;
         }
-        Batch probe = train.GetBatches(Math.Min(_options.BatchSize, 2 * Math.Max(1, train.Count)), shuffle: false, 0, 0).First();
+        Batch probe = train.GetBatches(_options.BatchSize, shuffle: false, 0, 0).First();
         Dictionary<string, long[]> studentShapes, teacherShapes;
         using (var scope = torch.NewDisposeScope())
         using (torch.no_grad())
