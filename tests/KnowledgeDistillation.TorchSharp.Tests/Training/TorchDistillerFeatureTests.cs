@@ -50,6 +50,32 @@ public sealed class TorchDistillerFeatureTests
     }
 
     [Fact]
+    public async Task FeatureTerms_WithGradientAccumulation_MatchOneLargerBatch_OnBothLogitPaths()
+    {
+        LabeledImageSet train = TestData.TrainSubset(128);
+        DistillationOptions sgd(int batch, int accumulate) => new()
+        {
+            Epochs = 1, BatchSize = batch, GradientAccumulationSteps = accumulate, Seed = 7, Optimizer = OptimizerKind.Sgd, Momentum = 0,
+            WeightDecay = 0, LearningRate = 0.05, LearningRateSchedule = LearningRateScheduleKind.Constant, Temperature = "2", Alpha = "0.5", Threads = 1,
+        };
+        async Task<(float[] Weights, double At)> Train(int batch, int accumulate, LogitLossPath path)
+        {
+            using TorchModel student = TorchModel.FromPreset("cnn:4,8", Image, 10, seed: 3);
+            using var at = new AttentionTransferLoss([new("block1", "block1"), new("block2", "block2")]);
+            DistillationHistory h = await new TorchDistiller(sgd(batch, accumulate)) { FeatureLosses = [at], LossPath = path }.FitAsync(student, Teacher.Value, train);
+            return (student.Module.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray(), h.Epochs[0].TrainLoss["at"]);
+        }
+
+        var big = await Train(64, 1, LogitLossPath.FusedCpuKernels);
+        var accumulated = await Train(16, 4, LogitLossPath.FusedCpuKernels);
+        var torchOps = await Train(64, 1, LogitLossPath.TorchOperations);
+
+        big.Weights.Zip(accumulated.Weights, (x, y) => Math.Abs(x - y)).Max().Should().BeLessThan(1e-5f, "feature terms are averaged over the accumulated rows like the logit term");
+        big.Weights.Zip(torchOps.Weights, (x, y) => Math.Abs(x - y)).Max().Should().BeLessThan(1e-4f, "the feature terms join either logit path's backward");
+        accumulated.At.Should().BeApproximately(big.At, 1e-6);
+    }
+
+    [Fact]
     public async Task FitNets_AdaptersAreOptimisedWithTheStudent_AndNeverPartOfItsWeights()
     {
         using TorchModel student = TorchModel.FromPreset("cnn:4,8", Image, 10, seed: 2);
