@@ -20,6 +20,11 @@ internal static class DistillCommand
         var temperature = new Option<string>("--temperature") { Description = "Temperature or schedule: 4 | linear:8:2 | cosine:8:2 | exp:8:2 | step:2,1.5,1,0.5.", DefaultValueFactory = _ => d.Temperature };
         var alpha = new Option<string>("--alpha") { Description = "Weight of the distillation term in [0,1], or a schedule.", DefaultValueFactory = _ => d.Alpha };
         var loss = new Option<string>("--loss") { Description = "Distillation loss: hinton (α·T²·KL + (1−α)·CE), reverse-kl, jsd (each with (1−α)·CE), or dkd (CE + decoupled KD, α=1, β=8).", DefaultValueFactory = _ => d.Loss };
+        var method = new Option<string>("--method") { Description = "kd (logit distillation with --loss), at (attention transfer), fitnet (FitNets hints), sp (similarity-preserving), rkd (relational: distance + angle), or a combination such as at+kd, fitnet+kd. Without kd the logit part is plain cross-entropy.", DefaultValueFactory = _ => d.Method };
+        var pairs = new Option<string?>("--pairs") { Description = "Layer pairs for the feature methods, student:teacher,… (default for cnn presets: at block_i:block_i, fitnet last student block:same-index teacher block, sp last blocks, rkd flatten:flatten)." };
+        var hintEpochs = new Option<int>("--hint-epochs") { Description = "FitNets' two stages: the first N student epochs train on the feature (hint) losses only.", DefaultValueFactory = _ => d.HintEpochs };
+        var featureWeight = new Option<float?>("--feature-weight") { Description = "Weight of each feature term (default per method: at 1000 (authors) or 1 (paper), fitnet 1, sp 3000, rkd 1)." };
+        var atMode = new Option<string>("--at-mode") { Description = "Attention-transfer convention: authors (mean squared difference of normalised maps, β=1000) or paper (β/2 · L2 norm of the difference).", DefaultValueFactory = _ => d.AtMode };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => d.BatchSize };
         var lr = new Option<double>("--lr") { Description = "Student peak learning rate (cosine decay).", DefaultValueFactory = _ => d.LearningRate };
         var optimizer = new Option<string>("--optimizer") { Description = "adamw or sgd (momentum 0.9).", DefaultValueFactory = _ => d.Optimizer };
@@ -36,7 +41,7 @@ internal static class DistillCommand
 
         var command = new Command("distill", "Train a teacher (or load it from the cache), distil it into a student, train the same student from scratch with the same budget and seeds, and compare accuracy, size and latency on the Fashion-MNIST test set.")
         {
-            teacher, student, teacherEpochs, noAugment, epochs, seeds, temperature, alpha, loss, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency, teacherCache,
+            teacher, student, teacherEpochs, noAugment, epochs, seeds, temperature, alpha, loss, method, pairs, hintEpochs, featureWeight, atMode, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency, teacherCache,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,6 +59,11 @@ internal static class DistillCommand
                     Temperature = parse.GetValue(temperature)!,
                     Alpha = parse.GetValue(alpha)!,
                     Loss = parse.GetValue(loss)!,
+                    Method = parse.GetValue(method)!,
+                    Pairs = parse.GetValue(pairs),
+                    HintEpochs = parse.GetValue(hintEpochs),
+                    FeatureWeight = parse.GetValue(featureWeight),
+                    AtMode = parse.GetValue(atMode)!,
                     BatchSize = parse.GetValue(batch),
                     LearningRate = parse.GetValue(lr),
                     Optimizer = parse.GetValue(optimizer)!,
@@ -114,7 +124,7 @@ internal static class DistillCommand
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new System.Text.StringBuilder();
-        sb.AppendLine(c, $"Fashion-MNIST test set ({r.TestSamples} images), {r.Seeds.Count} seed(s) [{string.Join(", ", r.Seeds)}], student epochs {r.Epochs}, loss {r.Loss}, T {r.TemperatureSchedule}, alpha {r.AlphaSchedule}");
+        sb.AppendLine(c, $"Fashion-MNIST test set ({r.TestSamples} images), {r.Seeds.Count} seed(s) [{string.Join(", ", r.Seeds)}], student epochs {r.Epochs}, method {r.Method}{(r.Pairs.Count == 0 ? "" : $" ({string.Join("; ", r.Pairs.Select(p => $"{p.Key} {p.Value}"))})")}{(r.HintEpochs > 0 ? $", hint epochs {r.HintEpochs}" : "")}, loss {r.Loss}, T {r.TemperatureSchedule}, alpha {r.AlphaSchedule}");
         sb.AppendLine("| model | architecture | accuracy (mean ± sd) | parameters | size | latency 1 p50/p99 (ms) | latency 64 p50/p99 (ms) | throughput (samples/s) |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach ((string name, ModelReport m) in new[] { ("teacher", r.Teacher), ("student (distilled)", r.StudentKd), ("student (scratch)", r.StudentScratch) })

@@ -35,4 +35,14 @@ internal sealed record DistillReport(
     double KdGainPercentagePoints,
     string Machine,
     DateTimeOffset Date,
-    double TotalSeconds);
+    double TotalSeconds)
+{
+    /// <summary>The method of the distilled student (kd, at, fitnet+kd, …).</summary>
+    public string Method { get; init; } = "kd";
+
+    /// <summary>The feature layer pairs per feature method (empty for kd).</summary>
+    public IReadOnlyDictionary<string, string> Pairs { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>FitNets hint pre-training epochs.</summary>
+    public int HintEpochs { get; init; }
+}

@@ -8,6 +8,7 @@ using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Losses;
 using KnowledgeDistillation.Metrics;
 using KnowledgeDistillation.Schedules;
+using KnowledgeDistillation.TorchSharp.Features;
 using KnowledgeDistillation.TorchSharp.Models;
 using KnowledgeDistillation.TorchSharp.Runtime;
 using KnowledgeDistillation.TorchSharp.Training;
@@ -78,7 +79,12 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
                     device.ToString(), torch.get_num_threads(), teacherReport, kdReport, scratchReport,
                     (kdReport.Accuracy - scratchReport.Accuracy) * 100,
                     $"{RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cores, {RuntimeInformation.ProcessArchitecture}",
-                    DateTimeOffset.UtcNow, total.Elapsed.TotalSeconds);
+                    DateTimeOffset.UtcNow, total.Elapsed.TotalSeconds)
+                {
+                    Method = Method.ToString(),
+                    Pairs = FeaturePairs().ToDictionary(kv => kv.Key, kv => string.Join(",", kv.Value)),
+                    HintEpochs = settings.HintEpochs,
+                };
             }
             finally
             {
@@ -149,6 +155,84 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         _ = CreateLoss(StudentOptions(0, true));
         _ = ModelPresets.Create(settings.Teacher, ImageShape, 10).GetName();
         _ = ModelPresets.Create(settings.Student, ImageShape, 10).GetName();
+        _ = ParseAtMode();
+        if (settings.HintEpochs < 0 || (settings.HintEpochs > 0 && settings.HintEpochs >= settings.Epochs))
+        {
+            throw new ArgumentOutOfRangeException("--hint-epochs", settings.HintEpochs, $"Hint pre-training takes the first N of the {settings.Epochs} student epochs: use 0 <= N < --epochs.");
+        }
+        if (settings.HintEpochs > 0 && Method.Features.Count == 0)
+        {
+            throw new ArgumentException($"--hint-epochs {settings.HintEpochs} pre-trains on feature losses, but --method {settings.Method} has none; use --method fitnet or fitnet+kd.", "--hint-epochs");
+        }
+        if (settings.FeatureWeight is { } w && (!float.IsFinite(w) || w < 0))
+        {
+            throw new ArgumentOutOfRangeException("--feature-weight", w, "The feature weight must be finite and non-negative.");
+        }
+        if (settings.TeacherCachePath is not null && Method.Features.Count > 0)
+        {
+            throw new ArgumentException($"--teacher-cache holds the teacher's logits only; --method {settings.Method} also compares layers and needs the live teacher. Drop --teacher-cache or use --method kd.", "--teacher-cache");
+        }
+        if (settings.Pairs is not null && Method.Features.Count == 0)
+        {
+            throw new ArgumentException($"--pairs is given but --method {settings.Method} has no feature method (at, fitnet, sp, rkd).", "--pairs");
+        }
+        // Layer names are checked against the real models before any training (unknown names list the available ones).
+        using var studentLayers = ModelPresets.Create(settings.Student, ImageShape, 10);
+        using var teacherLayers = ModelPresets.Create(settings.Teacher, ImageShape, 10);
+        foreach ((_, IReadOnlyList<LayerPair> pairs) in FeaturePairs())
+        {
+            FeatureCapture.Validate(studentLayers, pairs.Select(p => p.Student), "student");
+            FeatureCapture.Validate(teacherLayers, pairs.Select(p => p.Teacher), "teacher");
+        }
+    }
+
+    private DistillMethod Method => DistillMethod.Parse(settings.Method);
+
+    private AttentionTransferMode ParseAtMode() => settings.AtMode.ToLowerInvariant() switch
+    {
+        "authors" => AttentionTransferMode.AuthorsCode,
+        "paper" => AttentionTransferMode.PaperEquation,
+        _ => throw new ArgumentException($"Unknown --at-mode '{settings.AtMode}'. Use authors (the authors' code, β = 1000) or paper (the paper's equation, β = 1).", "--at-mode"),
+    };
+
+    /// <summary>The layer pairs of each feature method: --pairs, or the preset defaults.</summary>
+    internal IReadOnlyDictionary<string, IReadOnlyList<LayerPair>> FeaturePairs()
+    {
+        var result = new Dictionary<string, IReadOnlyList<LayerPair>>();
+        if (Method.Features.Count == 0)
+        {
+            return result;
+        }
+        IReadOnlyList<string> studentLayers, teacherLayers;
+        using (var s = ModelPresets.Create(settings.Student, ImageShape, 10))
+        using (var t = ModelPresets.Create(settings.Teacher, ImageShape, 10))
+        {
+            (studentLayers, teacherLayers) = (s.LayerNames, t.LayerNames);
+        }
+        IReadOnlyList<LayerPair>? given = settings.Pairs is null ? null : LayerPair.ParseList(settings.Pairs);
+        foreach (string feature in Method.Features)
+        {
+            result[feature] = given ?? DistillMethod.DefaultPairs(feature, studentLayers, teacherLayers);
+        }
+        return result;
+    }
+
+    /// <summary>Fresh feature losses (and adapters) for one student.</summary>
+    private List<FeatureDistillationLoss> CreateFeatureLosses()
+    {
+        var losses = new List<FeatureDistillationLoss>();
+        foreach ((string feature, IReadOnlyList<LayerPair> pairs) in FeaturePairs())
+        {
+            float? w = settings.FeatureWeight;
+            losses.Add(feature switch
+            {
+                "at" => new AttentionTransferLoss(pairs, ParseAtMode(), w),
+                "fitnet" => new FitNetHintLoss(pairs, w ?? 1),
+                "sp" => new SimilarityPreservingLoss(pairs, w ?? 3000),
+                _ => new RelationalKdLoss(pairs, weight: w ?? 1),
+            });
+        }
+        return losses;
     }
 
     private DistillationOptions StudentOptions(int seed, bool distil) => new()
@@ -248,19 +332,28 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         string label = $"{(distil ? "distilled" : "scratch")} seed {seed}";
         TorchModel student = TorchModel.FromPreset(settings.Student, ImageShape, 10, seed, device);
         var clock = Stopwatch.StartNew();
-        IDistillationLoss loss = distil ? CreateLoss(StudentOptions(seed, true)) : new HardLabelLoss();
-        var trainer = new TorchDistiller(StudentOptions(seed, distil), loss, [EpochLine(label)]);
-        if (distil && _targets is not null)
+        IDistillationLoss loss = distil && Method.Kd ? CreateLoss(StudentOptions(seed, true)) : new HardLabelLoss();
+        List<FeatureDistillationLoss> features = distil ? CreateFeatureLosses() : [];
+        try
         {
-            await trainer.FitFromTargetsAsync(student, _targets, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var trainer = new TorchDistiller(StudentOptions(seed, distil), loss, [EpochLine(label)]) { FeatureLosses = features, HintEpochs = distil ? settings.HintEpochs : 0 };
+            if (distil && _targets is not null)
+            {
+                await trainer.FitFromTargetsAsync(student, _targets, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await trainer.FitAsync(student, distil ? teacher : null, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
         }
-        else
+        finally
         {
-            await trainer.FitAsync(student, distil ? teacher : null, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+            // The adapters (FitNets) are not part of the student: they are dropped here, never saved or exported.
+            features.ForEach(f => f.Dispose());
         }
         double seconds = clock.Elapsed.TotalSeconds;
         float[] logits = PredictAll(student, test);
-        string file = Path.Combine(settings.OutputDirectory, $"student-{(distil ? "kd" : "scratch")}-seed{seed}.weights");
+        string file = Path.Combine(settings.OutputDirectory, $"student-{(distil ? Method.ToString().Replace('+', '-') : "scratch")}-seed{seed}.weights");
         string temp = file + ".tmp";
         using (FileStream stream = File.Create(temp))
         {
@@ -276,7 +369,9 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         {
             if (p.Summary is { } s)
             {
-                log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {label}: epoch {s.Epoch + 1}/{p.Epochs} loss {s.TrainLoss.GetValueOrDefault("total"):F4} ({s.Duration.TotalSeconds:F1} s, {s.SamplesPerSecond:F0} samples/s)"));
+                string terms = string.Join(" ", s.TrainLoss.Where(kv => kv.Key is not ("total" or "alpha" or "temperature")).OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                    .Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:G4}")));
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {label}: epoch {s.Epoch + 1}/{p.Epochs} loss {s.TrainLoss.GetValueOrDefault("total"):F4} [{terms}] ({s.Duration.TotalSeconds:F1} s, {s.SamplesPerSecond:F0} samples/s)"));
             }
         }));
 

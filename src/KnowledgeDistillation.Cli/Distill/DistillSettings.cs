@@ -29,6 +29,21 @@ internal sealed record DistillSettings
 
     public string Loss { get; init; } = "hinton";
 
+    /// <summary>kd, at, fitnet, sp, rkd, or a combination such as at+kd (see <see cref="DistillMethod"/>).</summary>
+    public string Method { get; init; } = "kd";
+
+    /// <summary>Layer pairs for the feature methods (student:teacher,…); null for the preset defaults.</summary>
+    public string? Pairs { get; init; }
+
+    /// <summary>FitNets hint pre-training epochs (part of <see cref="Epochs"/>).</summary>
+    public int HintEpochs { get; init; }
+
+    /// <summary>The weight of each feature term; null for each method's default (at 1000, fitnet 1, sp 3000, rkd 1).</summary>
+    public float? FeatureWeight { get; init; }
+
+    /// <summary>Attention-transfer convention: authors (default) or paper.</summary>
+    public string AtMode { get; init; } = "authors";
+
     public string Device { get; init; } = "auto";
 
     public int? Threads { get; init; }

@@ -1,3 +1,4 @@
+using KnowledgeDistillation.TorchSharp.Features;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ namespace KnowledgeDistillation.TorchSharp.Models;
 /// (not through forward hooks, which TorchSharp fires only for <c>call()</c>, not <c>forward()</c>), so capture
 /// works however the model is invoked.
 /// </summary>
-public sealed class SequentialClassifier : nn.Module<Tensor, Tensor>
+public sealed class SequentialClassifier : nn.Module<Tensor, Tensor>, IFeatureCapturingModule
 {
     private readonly Sequential _layers;
     private readonly (string Name, nn.Module<Tensor, Tensor> Module)[] _ordered;
@@ -36,6 +37,9 @@ public sealed class SequentialClassifier : nn.Module<Tensor, Tensor>
 
     /// <summary>The layer names, in order (what can be captured).</summary>
     public IReadOnlyList<string> LayerNames => _ordered.Select(l => l.Name).ToArray();
+
+    /// <inheritdoc />
+    IReadOnlyList<string> IFeatureCapturingModule.CapturableNames => LayerNames;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input) => Forward(input, null, null);

@@ -1,4 +1,5 @@
 using KnowledgeDistillation.Abstractions;
+using KnowledgeDistillation.TorchSharp.Features;
 using KnowledgeDistillation.TorchSharp.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -17,7 +18,7 @@ public sealed class TorchModel : ITeacher, IStudent
     private bool _disposed;
 
     /// <summary>Wraps <paramref name="module"/> and moves it to <paramref name="device"/>.</summary>
-    /// <param name="module">The classifier; a <see cref="SequentialClassifier"/> supports named intermediates.</param>
+    /// <param name="module">The classifier. Named intermediates are captured explicitly from a <see cref="SequentialClassifier"/> (or any <see cref="IFeatureCapturingModule"/>), and through checked forward hooks from other modules (see <see cref="FeatureCapture"/>).</param>
     /// <param name="inputShape">The shape of one sample (for example <c>[1, 28, 28]</c>).</param>
     /// <param name="classCount">The number of classes.</param>
     /// <param name="device">Where the module runs; null for the CPU.</param>
@@ -33,7 +34,7 @@ public sealed class TorchModel : ITeacher, IStudent
         Module.to(Device);
         _inputShape = inputShape.ToArray();
         long parameters = module.parameters().Sum(p => p.numel());
-        IReadOnlyList<string> names = module is SequentialClassifier s ? s.LayerNames : [];
+        IReadOnlyList<string> names = FeatureCapture.AvailableNames(module);
         Metadata = new ModelMetadata(name ?? module.GetName(), classCount, parameters, names);
     }
 
@@ -67,13 +68,8 @@ public sealed class TorchModel : ITeacher, IStudent
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (intermediates is { Count: > 0 })
         {
-            if (Module is not SequentialClassifier sequential)
-            {
-                throw new ArgumentException(
-                    $"Model '{Metadata.Name}' ({Module.GetType().Name}) does not expose named intermediates; wrap its layers in a SequentialClassifier.",
-                    nameof(intermediates));
-            }
-            return sequential.Forward(input, intermediates, captured ?? throw new ArgumentNullException(nameof(captured)));
+            // Explicit capture for SequentialClassifier / IFeatureCapturingModule; checked hooks for any other module.
+            return FeatureCapture.Forward(Module, input, intermediates, captured ?? throw new ArgumentNullException(nameof(captured)));
         }
         return Module.call(input);
     }

@@ -13,6 +13,6 @@ internal static class TorchScalars
     /// <summary>The integer 1 (TorchSharp's own implicit alpha), never finalised.</summary>
     internal static readonly Scalar One = 1.ToScalar();
 
-    /// <summary>−1, for <c>a.add(b, MinusOne)</c> = a − b without a hidden temporary.</summary>
+    /// <summary>The integer −1: <c>a.add(b, MinusOne)</c> is <c>a − b</c> without a hidden temporary alpha.</summary>
     internal static readonly Scalar MinusOne = (-1).ToScalar();
 }

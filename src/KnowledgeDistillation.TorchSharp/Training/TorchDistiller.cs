@@ -108,6 +108,12 @@ public sealed partial class TorchDistiller
         TorchSharpRuntime.EnsureInitialized();
         int classes = student.Metadata.ClassCount;
         ValidateSetup(student, teacher, train, validation, classes, targetSource);
+        if (targetSource is not null && HasFeatureLosses)
+        {
+            throw new ArgumentException(
+                $"Feature losses ({string.Join(", ", FeatureLosses.Select(l => l.Name))}) need a live teacher's layers; a teacher target source (cache) holds logits only. Train with FitAsync and the teacher instead.", nameof(targetSource));
+        }
+        ValidateFeatureSetup(student, teacher);
         long stepsPerEpoch = StepsPerEpoch(train.Count);
         long totalSteps = stepsPerEpoch * _options.Epochs;
         _options.Validate(totalSteps);
@@ -116,12 +122,20 @@ public sealed partial class TorchDistiller
             torch.set_num_threads(threads);
         }
 
+        if (HasFeatureLosses)
+        {
+            await InitializeFeatureLossesAsync(student, teacher!, train, cancellationToken).ConfigureAwait(false);
+        }
         using IStepOptimizer optimizer = CreateOptimizer(student);
         var history = new DistillationHistory();
         int startEpoch = 0;
         long step = 0;
         if (resumeFrom is not null)
         {
+            if (FeatureLosses.Any(l => l.Parameters.Count > 0))
+            {
+                throw new NotSupportedException("Resuming is not supported with feature losses that train adapters (FitNets): checkpoints hold the student, not the adapters. Start the run again.");
+            }
             (startEpoch, step) = Restore(resumeFrom, student, optimizer, history);
         }
 
@@ -145,6 +159,11 @@ public sealed partial class TorchDistiller
                 // Dropout and other randomness depend on (seed, epoch) only, so a resumed run matches an uninterrupted one.
                 torch.manual_seed(unchecked((_options.Seed * 7919L) + epoch));
                 student.Module.train();
+                bool hintStage = epoch < HintEpochs;
+                foreach (var featureLoss in FeatureLosses)
+                {
+                    featureLoss.Train(true);
+                }
                 var sums = new Dictionary<string, double>();
                 int stepsThisEpoch = 0;
                 double lr = 0;
@@ -165,11 +184,19 @@ public sealed partial class TorchDistiller
                     foreach (Batch batch in group)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        TeacherTargets? teacherTargets = !_loss.RequiresTeacher ? null
-                            : targetSource is not null ? await GetTargetsAsync(targetSource, batch, classes, cancellationToken).ConfigureAwait(false)
-                            : teacher is null || torchTeacher is not null ? null
-                            : TeacherTargets.Dense(await InferTeacherAsync(teacher, batch, classes, cancellationToken).ConfigureAwait(false));
-                        LossValue value = MicroStep(student, torchTeacher, teacherTargets, batch, classes, step, totalSteps, normalizer);
+                        bool needLogits = _loss.RequiresTeacher && !hintStage;
+                        TeacherTargets? teacherTargets = null;
+                        ModelOutput? teacherOutput = null;
+                        if (targetSource is not null)
+                        {
+                            teacherTargets = needLogits ? await GetTargetsAsync(targetSource, batch, classes, cancellationToken).ConfigureAwait(false) : null;
+                        }
+                        else if (teacher is not null && torchTeacher is null && (HasFeatureLosses || needLogits))
+                        {
+                            teacherOutput = await InferTeacherAsync(teacher, batch, classes, HasFeatureLosses ? TeacherFeatureNames : null, cancellationToken).ConfigureAwait(false);
+                            teacherTargets = TeacherTargets.Dense(teacherOutput.Logits);
+                        }
+                        LossValue value = MicroStep(student, torchTeacher, teacherTargets, teacherOutput, batch, classes, step, totalSteps, normalizer, hintStage);
                         foreach ((string key, float v) in value.Terms)
                         {
                             stepTerms[key] = stepTerms.GetValueOrDefault(key) + (IsRate(key) ? v * batch.Labels.Length / normalizer : v);
@@ -235,28 +262,51 @@ public sealed partial class TorchDistiller
     // Terms such as alpha and temperature are rates, not sums: average them over the micro-batches by rows.
     private static bool IsRate(string key) => key.EndsWith("alpha", StringComparison.Ordinal) || key.EndsWith("temperature", StringComparison.Ordinal) || key.EndsWith(".weight", StringComparison.Ordinal);
 
-    private LossValue MicroStep(TorchModel student, TorchModel? torchTeacher, TeacherTargets? teacherCpu, Batch batch, int classes, long step, long totalSteps, float normalizer)
+    private LossValue MicroStep(TorchModel student, TorchModel? torchTeacher, TeacherTargets? teacherCpu, ModelOutput? teacherOutput, Batch batch, int classes, long step, long totalSteps, float normalizer, bool hintStage)
     {
         using var scope = torch.NewDisposeScope();
         Tensor x = student.ToInputTensor(batch.Inputs);
         Tensor? teacherLogits = null;
-        if (torchTeacher is not null && _loss.RequiresTeacher)
+        Dictionary<string, Tensor>? teacherFeatures = HasFeatureLosses ? new() : null;
+        if (torchTeacher is not null && ((_loss.RequiresTeacher && !hintStage) || HasFeatureLosses))
         {
             using var noGrad = torch.no_grad();
             Tensor tx = torchTeacher.Device == student.Device ? x : x.to(torchTeacher.Device);
-            teacherLogits = torchTeacher.Forward(tx).to(student.Device);
+            teacherLogits = torchTeacher.Forward(tx, teacherFeatures is not null ? TeacherFeatureNames : null, teacherFeatures).to(student.Device);
             CheckLogits(teacherLogits.shape, batch.Labels.Length, classes, "teacher");
+            if (teacherFeatures is not null && torchTeacher.Device != student.Device)
+            {
+                teacherFeatures = teacherFeatures.ToDictionary(kv => kv.Key, kv => kv.Value.to(student.Device));
+            }
         }
-        else if (teacherCpu?.Logits is { } dense && UseTorchOperations(student))
+        else
         {
-            teacherLogits = torch.tensor(dense.Data.ToArray(), [dense.Rows, classes]).to(student.Device);
+            if (teacherFeatures is not null && teacherOutput is not null)
+            {
+                teacherFeatures = TeacherFeaturesFromCpu(teacherOutput, TeacherFeatureNames, student.Device);
+            }
+            if (teacherCpu?.Logits is { } dense && UseTorchOperations(student))
+            {
+                teacherLogits = torch.tensor(dense.Data.ToArray(), [dense.Rows, classes]).to(student.Device);
+            }
         }
-        Tensor logits = student.Forward(x);
+        Dictionary<string, Tensor>? studentFeatures = HasFeatureLosses ? new() : null;
+        Tensor logits = student.Forward(x, HasFeatureLosses ? StudentFeatureNames : null, studentFeatures);
         CheckLogits(logits.shape, batch.Labels.Length, classes, "student");
+        (Tensor? featureTotal, Dictionary<string, float> featureTerms) = HasFeatureLosses
+            ? ComputeFeatureTerms(studentFeatures!, teacherFeatures!, batch.Labels.Length / normalizer)
+            : (null, new Dictionary<string, float>());
+
+        if (hintStage)
+        {
+            // FitNets stage 1: only the feature (hint) terms.
+            featureTotal!.backward();
+            return Combine(null, featureTotal, featureTerms);
+        }
 
         if (UseTorchOperations(student) && _loss is HintonDistillationLoss or HardLabelLoss)
         {
-            return TorchOpsStep(logits, teacherLogits, batch, step, totalSteps, normalizer);
+            return Combine(TorchOpsStep(logits, teacherLogits, batch, step, totalSteps, normalizer, featureTotal), featureTotal, featureTerms);
         }
 
         float[] studentCpu = logits.detach().to(CPU).data<float>().ToArray();
@@ -273,18 +323,19 @@ public sealed partial class TorchDistiller
         };
         LossValue value = _loss.Compute(inputs, gradient);
         Tensor g = torch.tensor(gradient, logits.shape).to(logits.device);
-        (logits * g).sum().backward();
-        return value;
+        Tensor surrogate = logits.mul(g).sum();
+        (featureTotal is null ? surrogate : surrogate.add(featureTotal, TorchScalars.One)).backward();
+        return Combine(value, featureTotal, featureTerms);
     }
 
-    private LossValue TorchOpsStep(Tensor logits, Tensor? teacherLogits, Batch batch, long step, long totalSteps, float normalizer)
+    private LossValue TorchOpsStep(Tensor logits, Tensor? teacherLogits, Batch batch, long step, long totalSteps, float normalizer, Tensor? featureTotal = null)
     {
         Tensor labels = torch.tensor(batch.Labels.Select(l => (long)l).ToArray()).to(logits.device);
         (float alpha, float temperature) = _loss is HintonDistillationLoss h
             ? (h.Alpha.ValueAt(step, totalSteps), h.Temperature.ValueAt(step, totalSteps))
             : (0f, 1f);
         (Tensor total, Tensor kd, Tensor ce) = TorchLogitLosses.Hinton(logits, teacherLogits ?? logits, labels, temperature, alpha, normalizer);
-        total.backward();
+        (featureTotal is null ? total : total.add(featureTotal, TorchScalars.One)).backward();
         var terms = _loss is HintonDistillationLoss
             ? new Dictionary<string, float> { ["kd"] = kd.item<float>(), ["ce"] = ce.item<float>(), ["alpha"] = alpha, ["temperature"] = temperature }
             : new Dictionary<string, float> { ["ce"] = ce.item<float>() };
@@ -300,7 +351,7 @@ public sealed partial class TorchDistiller
         {
             // Its own scope: the returned norm tensor must not outlive the step.
             using var clipScope = torch.NewDisposeScope();
-            nn.utils.clip_grad_norm_(student.Module.parameters(), clip);
+            nn.utils.clip_grad_norm_(TrainableParameters(student), clip);
         }
         double lr = LearningRates.At(step, totalSteps, _options.LearningRate, _options.WarmupFraction, _options.LearningRateSchedule);
         optimizer.Step(lr);
@@ -311,19 +362,19 @@ public sealed partial class TorchDistiller
     // This library's optimizers, not torch.optim: see StableOptimizer for the TorchSharp Scalar lifetime bug they avoid.
     private IStepOptimizer CreateOptimizer(TorchModel student) => _options.Optimizer switch
     {
-        OptimizerKind.Sgd => new StableSgd(student.Module.parameters(), _options.Momentum, _options.WeightDecay),
-        _ => new StableAdamW(student.Module.parameters(), _options.WeightDecay),
+        OptimizerKind.Sgd => new StableSgd(TrainableParameters(student), _options.Momentum, _options.WeightDecay),
+        _ => new StableAdamW(TrainableParameters(student), _options.WeightDecay),
     };
 
-    private static async Task<Float32Tensor> InferTeacherAsync(ITeacher teacher, Batch batch, int classes, CancellationToken cancellationToken)
+    private static async Task<ModelOutput> InferTeacherAsync(ITeacher teacher, Batch batch, int classes, IReadOnlyCollection<string>? intermediates, CancellationToken cancellationToken)
     {
-        ModelOutput output = await teacher.InferAsync(batch.Inputs, null, cancellationToken).ConfigureAwait(false);
+        ModelOutput output = await teacher.InferAsync(batch.Inputs, intermediates, cancellationToken).ConfigureAwait(false);
         if (output.Logits.Shape.Count != 2 || output.Logits.Shape[0] != batch.Labels.Length || output.Logits.Shape[1] != classes)
         {
             throw new InvalidOperationException(
                 $"Teacher '{teacher.Metadata.Name}' returned logits of shape {output.Logits.ShapeText} for a batch of {batch.Labels.Length}; expected [{batch.Labels.Length}, {classes}].");
         }
-        return output.Logits;
+        return output;
     }
 
     private static async Task<TeacherTargets> GetTargetsAsync(ITeacherTargetSource source, Batch batch, int classes, CancellationToken cancellationToken)
