@@ -58,6 +58,28 @@ public sealed class DistillCommandTests : IDisposable
         again.ToString().Should().Contain("teacher loaded from cache");
     }
 
+    [Fact]
+    public async Task Distill_WithThreeTeachers_DistilsTheirEnsemble_AndReportsEveryMember()
+    {
+        string json = Path.Combine(_dir, "ensemble.json");
+        var output = new StringWriter();
+
+        int code = await DistillCommand.RunAsync(Small(json) with { Teachers = 3, Seeds = [0] }, output, CancellationToken.None);
+
+        code.Should().Be(0, output.ToString());
+        output.ToString().Should().Contain("ensemble of 3 × mlp:64").And.Contain("seed 1002");
+        Directory.GetFiles(Path.Combine(_dir, "cache"), "teacher-*.weights").Should().HaveCount(3, "every member is cached under its own seed");
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
+        JsonElement root = doc.RootElement;
+        double[] members = [.. root.GetProperty("teacher_member_accuracies").EnumerateArray().Select(e => e.GetDouble())];
+        members.Should().HaveCount(3).And.OnlyContain(a => a > 0.3);
+        members.Distinct().Should().HaveCountGreaterThan(1, "members start from different seeds");
+        long single = KnowledgeDistillation.TorchSharp.Models.TorchModel.FromPreset("mlp:64", [1, 28, 28], 10, seed: 0).Metadata.ParameterCount!.Value;
+        root.GetProperty("teacher").GetProperty("parameters").GetInt64().Should().Be(3 * single);
+        root.GetProperty("teacher").GetProperty("architecture").GetString().Should().Be("ensemble of 3 × mlp:64");
+        root.GetProperty("teacher").GetProperty("accuracy").GetDouble().Should().BeGreaterThan(0.3);
+    }
+
     [Theory]
     [InlineData("reverse-kl")]
     [InlineData("jsd")]
@@ -75,6 +97,8 @@ public sealed class DistillCommandTests : IDisposable
     [InlineData("student")]
     [InlineData("seeds")]
     [InlineData("loss")]
+    [InlineData("teachers")]
+    [InlineData("teachers-with-features")]
     public async Task Distill_BadSettings_Exit2BeforeTraining(string what)
     {
         DistillSettings settings = what switch
@@ -82,10 +106,26 @@ public sealed class DistillCommandTests : IDisposable
             "temperature" => Small() with { Temperature = "-2" },
             "student" => Small() with { Student = "transformer:9" },
             "loss" => Small() with { Loss = "mse" },
+            "teachers" => Small() with { Teachers = 0 },
+            "teachers-with-features" => Small() with { Teachers = 2, Method = "at+kd" },
             _ => Small() with { Seeds = [] },
         };
         var output = new StringWriter();
-        (await DistillCommand.RunAsync(settings, output, CancellationToken.None)).Should().Be(2);
+        var errors = new StringWriter();
+        TextWriter standardError = Console.Error;
+        Console.SetError(errors);
+        try
+        {
+            (await DistillCommand.RunAsync(settings, output, CancellationToken.None)).Should().Be(2);
+        }
+        finally
+        {
+            Console.SetError(standardError);
+        }
+        if (what.StartsWith("teachers", StringComparison.Ordinal))
+        {
+            errors.ToString().Should().Contain("--teachers", "the message names the option at fault");
+        }
         Directory.Exists(Path.Combine(_dir, "cache")).Should().BeFalse("nothing was trained");
     }
 }

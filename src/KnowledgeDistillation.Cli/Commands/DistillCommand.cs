@@ -37,11 +37,12 @@ internal static class DistillCommand
         var data = new Option<string?>("--data") { Description = "Folder with the Fashion-MNIST IDX files (default: KD_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)." };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
         var teacherCache = new Option<string?>("--teacher-cache") { Description = "Train the distilled students from this teacher cache (written by kd cache-teacher for the same training set and teacher) instead of running the teacher. A top-k cache uses the top-k form of --loss hinton." };
+        var teachers = new Option<int>("--teachers") { Description = "Train N teachers with seeds 1000, 1001, … (each cached) and distil their ensemble (average of their probabilities); reports every member's and the ensemble's accuracy.", DefaultValueFactory = _ => 1 };
         var latency = new Option<int>("--latency-iterations") { Description = "Timed single-sample inferences per model (batch-64 uses a quarter).", DefaultValueFactory = _ => d.LatencyIterations };
 
         var command = new Command("distill", "Train a teacher (or load it from the cache), distil it into a student, train the same student from scratch with the same budget and seeds, and compare accuracy, size and latency on the Fashion-MNIST test set.")
         {
-            teacher, student, teacherEpochs, noAugment, epochs, seeds, temperature, alpha, loss, method, pairs, hintEpochs, featureWeight, atMode, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency, teacherCache,
+            teacher, student, teacherEpochs, noAugment, epochs, seeds, temperature, alpha, loss, method, pairs, hintEpochs, featureWeight, atMode, batch, lr, optimizer, device, threads, trainLimit, testLimit, output, cache, data, json, latency, teacherCache, teachers,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -77,6 +78,7 @@ internal static class DistillCommand
                     JsonPath = parse.GetValue(json),
                     LatencyIterations = parse.GetValue(latency),
                     TeacherCachePath = parse.GetValue(teacherCache),
+                    Teachers = parse.GetValue(teachers),
                 };
             }
             catch (FormatException ex)

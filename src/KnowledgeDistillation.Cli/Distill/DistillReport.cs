@@ -45,4 +45,7 @@ internal sealed record DistillReport(
 
     /// <summary>FitNets hint pre-training epochs.</summary>
     public int HintEpochs { get; init; }
+
+    /// <summary>With <c>--teachers N</c> (N &gt; 1): each member's test accuracy; <see cref="Teacher"/> is then the ensemble.</summary>
+    public IReadOnlyList<double>? TeacherMemberAccuracies { get; init; }
 }

@@ -2,12 +2,14 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Caching;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Losses;
 using KnowledgeDistillation.Metrics;
 using KnowledgeDistillation.Schedules;
+using KnowledgeDistillation.Teachers;
 using KnowledgeDistillation.TorchSharp.Features;
 using KnowledgeDistillation.TorchSharp.Models;
 using KnowledgeDistillation.TorchSharp.Runtime;
@@ -48,14 +50,35 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         log.WriteLine($"Fashion-MNIST: {train.Count} training, {test.Count} test images; device {device}; {torch.get_num_threads()} thread(s)");
         Directory.CreateDirectory(settings.OutputDirectory);
 
-        (TorchModel teacher, double teacherSeconds) = await GetTeacherAsync(train, device, cancellationToken).ConfigureAwait(false);
-        using (teacher)
+        var members = new List<TorchModel>();
+        double teacherSeconds = 0;
+        try
+        {
+            for (int member = 0; member < settings.Teachers; member++)
+            {
+                (TorchModel model, double seconds) = await GetTeacherAsync(train, device, member, cancellationToken).ConfigureAwait(false);
+                members.Add(model);
+                teacherSeconds += seconds;
+            }
+        }
+        catch
+        {
+            members.ForEach(m => m.Dispose());
+            throw;
+        }
+        // One teacher is used as is (the trainer's fast TorchSharp path); several become one EnsembleTeacher.
+        using ITeacher teacher = members.Count == 1 ? members[0] : new EnsembleTeacher(members, new EnsembleTeacherOptions { Name = $"ensemble of {members.Count} × {settings.Teacher}" });
         using (TeacherCache? targets = OpenTeacherCache(train))
         {
             _targets = targets;
+            double[] memberAccuracies = [.. members.Select(m => ClassificationMetrics.Accuracy(PredictAll(m, test), test.Labels, 10))];
             float[] teacherTest = PredictAll(teacher, test);
             double teacherAccuracy = ClassificationMetrics.Accuracy(teacherTest, test.Labels, 10);
-            log.WriteLine($"teacher {settings.Teacher}: test accuracy {teacherAccuracy:P2}, {teacher.Metadata.ParameterCount:N0} parameters");
+            if (members.Count > 1)
+            {
+                log.WriteLine($"teachers {settings.Teacher}: test accuracies {string.Join(", ", memberAccuracies.Select(a => a.ToString("P2", CultureInfo.InvariantCulture)))}");
+            }
+            log.WriteLine($"teacher {teacher.Metadata.Name}: test accuracy {teacherAccuracy:P2}, {teacher.Metadata.ParameterCount:N0} parameters");
 
             var kd = new List<(double Accuracy, double Agreement, double Ece, double Seconds, long Size, TorchModel Model)>();
             var scratch = new List<(double Accuracy, double Agreement, double Ece, double Seconds, long Size, TorchModel Model)>();
@@ -69,9 +92,11 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
                 }
 
                 log.WriteLine("measuring latency…");
-                ModelReport teacherReport = Report(settings.Teacher, teacher, [teacherAccuracy], null, ClassificationMetrics.ExpectedCalibrationError(teacherTest, test.Labels, 10), teacherSeconds, test);
-                ModelReport kdReport = Report(settings.Student, kd[0].Model, kd.Select(k => k.Accuracy).ToArray(), kd.Average(k => k.Agreement), kd.Average(k => k.Ece), kd.Average(k => k.Seconds), test);
-                ModelReport scratchReport = Report(settings.Student, scratch[0].Model, scratch.Select(k => k.Accuracy).ToArray(), scratch.Average(k => k.Agreement), scratch.Average(k => k.Ece), scratch.Average(k => k.Seconds), test);
+                ModelReport teacherReport = Report(
+                    members.Count == 1 ? settings.Teacher : teacher.Metadata.Name, teacher, members.Sum(m => m.WeightsSizeInBytes()), [teacherAccuracy], null,
+                    ClassificationMetrics.ExpectedCalibrationError(teacherTest, test.Labels, 10), teacherSeconds, test);
+                ModelReport kdReport = Report(settings.Student, kd[0].Model, kd[0].Model.WeightsSizeInBytes(), kd.Select(k => k.Accuracy).ToArray(), kd.Average(k => k.Agreement), kd.Average(k => k.Ece), kd.Average(k => k.Seconds), test);
+                ModelReport scratchReport = Report(settings.Student, scratch[0].Model, scratch[0].Model.WeightsSizeInBytes(), scratch.Select(k => k.Accuracy).ToArray(), scratch.Average(k => k.Agreement), scratch.Average(k => k.Ece), scratch.Average(k => k.Seconds), test);
                 var options = StudentOptions(0, true);
                 return new DistillReport(
                     "fashion-mnist", settings.Seeds, train.Count, test.Count, settings.Epochs,
@@ -84,6 +109,7 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
                     Method = Method.ToString(),
                     Pairs = FeaturePairs().ToDictionary(kv => kv.Key, kv => string.Join(",", kv.Value)),
                     HintEpochs = settings.HintEpochs,
+                    TeacherMemberAccuracies = members.Count > 1 ? memberAccuracies : null,
                 };
             }
             finally
@@ -132,8 +158,11 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
     }
 
     /// <summary>Where <c>kd distill</c> caches the teacher trained with these settings on this training set.</summary>
-    internal static string TeacherWeightsPath(DistillSettings settings, LabeledImageSet train) =>
-        Path.Combine(settings.CacheDirectory, $"teacher-{TeacherCacheKey(settings, train)}.weights");
+    /// <remarks>Member 0 (seed 1000) keeps the single-teacher file name; members of a <c>--teachers N</c> ensemble add their seed.</remarks>
+    internal static string TeacherWeightsPath(DistillSettings settings, LabeledImageSet train, int member = 0) =>
+        Path.Combine(settings.CacheDirectory, $"teacher-{TeacherCacheKey(settings, train)}{(member == 0 ? "" : $"-seed{TeacherSeed(member)}")}.weights");
+
+    private static int TeacherSeed(int member) => 1000 + member;
 
     private void Validate()
     {
@@ -143,6 +172,14 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.TeacherEpochs, 1, "--teacher-epochs");
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.LatencyIterations, 1, "--latency-iterations");
+        if (settings.Teachers is < 1 or > 16)
+        {
+            throw new ArgumentOutOfRangeException("--teachers", settings.Teachers, "Train between 1 and 16 teachers.");
+        }
+        if (settings.Teachers > 1 && settings.TeacherCachePath is not null)
+        {
+            throw new ArgumentException($"--teachers {settings.Teachers} distils a live ensemble; --teacher-cache holds one teacher's outputs. Use one of the two.", "--teachers");
+        }
         if (settings.TrainLimit is < 1)
         {
             throw new ArgumentOutOfRangeException("--train-limit", settings.TrainLimit, "The training subset needs at least one image.");
@@ -167,6 +204,10 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         if (settings.FeatureWeight is { } w && (!float.IsFinite(w) || w < 0))
         {
             throw new ArgumentOutOfRangeException("--feature-weight", w, "The feature weight must be finite and non-negative.");
+        }
+        if (settings.Teachers > 1 && Method.Features.Count > 0)
+        {
+            throw new ArgumentException($"--method {settings.Method} compares layers of one teacher; an ensemble (--teachers {settings.Teachers}) has no single set of layers. Use --method kd with --teachers.", "--teachers");
         }
         if (settings.TeacherCachePath is not null && Method.Features.Count > 0)
         {
@@ -275,10 +316,10 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         _ => throw new ArgumentException($"Unknown optimizer '{name}'. Use 'adamw' or 'sgd'.", "--optimizer"),
     };
 
-    private async Task<(TorchModel Teacher, double Seconds)> GetTeacherAsync(LabeledImageSet train, torch.Device device, CancellationToken cancellationToken)
+    private async Task<(TorchModel Teacher, double Seconds)> GetTeacherAsync(LabeledImageSet train, torch.Device device, int member, CancellationToken cancellationToken)
     {
-        string path = TeacherWeightsPath(settings, train);
-        TorchModel teacher = TorchModel.FromPreset(settings.Teacher, ImageShape, 10, seed: 1000, device);
+        string path = TeacherWeightsPath(settings, train, member);
+        TorchModel teacher = TorchModel.FromPreset(settings.Teacher, ImageShape, 10, seed: TeacherSeed(member), device);
         if (File.Exists(path))
         {
             try
@@ -293,12 +334,12 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
                 log.WriteLine($"cached teacher {path} is unusable ({ex.Message}); training it again");
             }
         }
-        log.WriteLine($"training teacher {settings.Teacher} for {settings.TeacherEpochs} epoch(s)…");
+        log.WriteLine($"training teacher {settings.Teacher} (seed {TeacherSeed(member)}) for {settings.TeacherEpochs} epoch(s)…");
         var options = new DistillationOptions
         {
             Epochs = settings.TeacherEpochs,
             BatchSize = settings.BatchSize,
-            Seed = 1000,
+            Seed = TeacherSeed(member),
             LearningRate = settings.TeacherLearningRate,
             Device = settings.Device,
         };
@@ -327,7 +368,7 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
     }
 
     private async Task<(double Accuracy, double Agreement, double Ece, double Seconds, long Size, TorchModel Model)> TrainStudentAsync(
-        int seed, TorchModel teacher, LabeledImageSet train, LabeledImageSet test, float[] teacherTest, torch.Device device, bool distil, CancellationToken cancellationToken)
+        int seed, ITeacher teacher, LabeledImageSet train, LabeledImageSet test, float[] teacherTest, torch.Device device, bool distil, CancellationToken cancellationToken)
     {
         string label = $"{(distil ? "distilled" : "scratch")} seed {seed}";
         TorchModel student = TorchModel.FromPreset(settings.Student, ImageShape, 10, seed, device);
@@ -375,22 +416,22 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
             }
         }));
 
-    private ModelReport Report(string architecture, TorchModel model, double[] accuracies, double? agreement, double ece, double seconds, LabeledImageSet test)
+    private ModelReport Report(string architecture, ITeacher model, long sizeBytes, double[] accuracies, double? agreement, double ece, double seconds, LabeledImageSet test)
     {
         LatencyResult one = LatencyProbe.Measure(model, test, 1, settings.LatencyIterations);
         LatencyResult batch = LatencyProbe.Measure(model, test, Math.Min(64, test.Count), Math.Max(10, settings.LatencyIterations / 4));
         double mean = accuracies.Average();
         double std = accuracies.Length > 1 ? Math.Sqrt(accuracies.Sum(a => (a - mean) * (a - mean)) / (accuracies.Length - 1)) : 0;
-        return new ModelReport(architecture, mean, accuracies, std, model.Metadata.ParameterCount ?? 0, model.WeightsSizeInBytes(),
+        return new ModelReport(architecture, mean, accuracies, std, model.Metadata.ParameterCount ?? 0, sizeBytes,
             new LatencyMs(one.P50, one.P99), new LatencyMs(batch.P50, batch.P99), batch.SamplesPerSecond, agreement, ece, seconds);
     }
 
-    private static float[] PredictAll(TorchModel model, LabeledImageSet data)
+    private static float[] PredictAll(ITeacher model, LabeledImageSet data)
     {
         var all = new List<float>(data.Count * 10);
         foreach (Batch batch in data.GetBatches(1000, shuffle: false, 0, 0))
         {
-            all.AddRange(model.Predict(batch.Inputs).Logits.Data.ToArray());
+            all.AddRange(LatencyProbe.Infer(model, batch.Inputs).Logits.Data.ToArray());
         }
         return [.. all];
     }

@@ -64,4 +64,7 @@ internal sealed record DistillSettings
 
     /// <summary>A teacher cache folder (kd cache-teacher) the distilled students read their targets from, instead of running the teacher.</summary>
     public string? TeacherCachePath { get; init; }
+
+    /// <summary>How many teachers to train (seeds 1000, 1001, …); more than one distils their ensemble.</summary>
+    public int Teachers { get; init; } = 1;
 }
