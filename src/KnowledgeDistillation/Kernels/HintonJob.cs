@@ -45,29 +45,37 @@ internal readonly unsafe struct HintonJob : IRowJob
         }
 
         float inverseTemperature = 1f / _temperature;
-        var sums = new PairSumsPass(teacher, student, inverseTemperature, teacherMax, studentMax);
+        bool unitTemperature = _temperature == 1f;
+        float labelLogit = student[label];
+        Span<float> gradient = _gradient != null ? new Span<float>(_gradient + offset, _classes) : default;
+        // At T = 1 (the CE and KD terms share the student's softmax) the sums pass keeps both rows' exponentials, e^b in
+        // the gradient row and e^a in a per-thread scratch row, so the gradient sweep needs no exp: 2 per element in all.
+        bool keepExponentials = !gradient.IsEmpty && unitTemperature;
+        Span<float> teacherExponentials = keepExponentials ? RowScratch.Get(_classes) : default;
+        var sums = new PairSumsPass(teacher, student, inverseTemperature, teacherMax, studentMax, keepExponentials ? gradient : default, teacherExponentials);
         RowPassRunner.Run(ref sums, _classes);
         double distillation = (sums.Cross / sums.ReferenceSum) - Math.Log(sums.ReferenceSum) + Math.Log(sums.OtherSum);
 
-        bool unitTemperature = _temperature == 1f;
         double unitSum = unitTemperature ? sums.OtherSum : DivergenceRows.SumExp(student, 1f, studentMax);
-        double hardLabel = Math.Log(unitSum) - (student[label] - studentMax);
+        double hardLabel = Math.Log(unitSum) - (labelLogit - studentMax);
 
-        if (_gradient != null)
+        if (!gradient.IsEmpty)
         {
-            var gradient = new Span<float>(_gradient + offset, _classes);
             double studentFactor = _distillationGradientScale / sums.OtherSum;
             double unitFactor = _hardLabelGradientScale / unitSum;
+            double teacherFactor = _distillationGradientScale / sums.ReferenceSum;
             if (unitTemperature)
             {
-                studentFactor += unitFactor;
-                unitFactor = 0;
+                var finish = new FinishProbabilityDifferencePass(teacherExponentials, gradient, (float)(studentFactor + unitFactor), (float)teacherFactor);
+                RowPassRunner.Run(ref finish, _classes);
             }
-
-            var pass = new ProbabilityDifferencePass(
-                student, teacher, gradient, inverseTemperature, studentMax, teacherMax,
-                (float)studentFactor, (float)(_distillationGradientScale / sums.ReferenceSum), studentMax, (float)unitFactor);
-            RowPassRunner.Run(ref pass, _classes);
+            else
+            {
+                var pass = new ProbabilityDifferencePass(
+                    student, teacher, gradient, inverseTemperature, studentMax, teacherMax,
+                    (float)studentFactor, (float)teacherFactor, studentMax, (float)unitFactor);
+                RowPassRunner.Run(ref pass, _classes);
+            }
             gradient[label] -= (float)_hardLabelGradientScale;
         }
 

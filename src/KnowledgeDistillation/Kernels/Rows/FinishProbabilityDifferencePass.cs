@@ -4,24 +4,21 @@ using KnowledgeDistillation.Kernels.Simd;
 namespace KnowledgeDistillation.Kernels.Rows;
 
 /// <summary>
-/// Finishes the forward-KL gradient in place when the sums pass already stored e^b in it:
-/// g = ks·g - kt·exp((t - mt)/T), the same value as <see cref="ProbabilityDifferencePass"/> with one exp fewer.
+/// Finishes the forward-KL gradient in place when the sums pass already stored e^b in it and e^a in
+/// <c>teacherExponentials</c>: g = ks·g - kt·e^a, the same value as <see cref="ProbabilityDifferencePass"/> with no exp
+/// (the exps are the sums pass's own, bit for bit).
 /// </summary>
 internal ref struct FinishProbabilityDifferencePass : IRowPass
 {
-    private readonly ReadOnlySpan<float> _teacher;
+    private readonly ReadOnlySpan<float> _teacherExponentials;
     private readonly Span<float> _gradient;
-    private readonly float _inverseTemperature;
-    private readonly float _teacherMax;
     private readonly float _studentFactor;
     private readonly float _teacherFactor;
 
-    public FinishProbabilityDifferencePass(ReadOnlySpan<float> teacher, Span<float> gradient, float inverseTemperature, float teacherMax, float studentFactor, float teacherFactor)
+    public FinishProbabilityDifferencePass(ReadOnlySpan<float> teacherExponentials, Span<float> gradient, float studentFactor, float teacherFactor)
     {
-        _teacher = teacher;
+        _teacherExponentials = teacherExponentials;
         _gradient = gradient;
-        _inverseTemperature = inverseTemperature;
-        _teacherMax = teacherMax;
         _studentFactor = studentFactor;
         _teacherFactor = teacherFactor;
     }
@@ -30,15 +27,13 @@ internal ref struct FinishProbabilityDifferencePass : IRowPass
         where TOps : ISimdOps<TVec>
         where TVec : struct
     {
-        ref float t = ref MemoryMarshal.GetReference(_teacher);
+        ref float t = ref MemoryMarshal.GetReference(_teacherExponentials);
         ref float g = ref MemoryMarshal.GetReference(_gradient);
-        TVec inverseTemperature = TOps.Broadcast(_inverseTemperature);
-        TVec teacherMax = TOps.Broadcast(_teacherMax);
         TVec studentFactor = TOps.Broadcast(_studentFactor);
         TVec negativeTeacherFactor = TOps.Broadcast(-_teacherFactor);
         for (int i = start; i < end; i += TOps.Count)
         {
-            TVec et = TOps.Exp(TOps.Multiply(TOps.Subtract(TOps.Load(ref t, i), teacherMax), inverseTemperature));
+            TVec et = TOps.Load(ref t, i);
             TOps.Store(TOps.MultiplyAdd(TOps.Load(ref g, i), studentFactor, TOps.Multiply(et, negativeTeacherFactor)), ref g, i);
         }
     }

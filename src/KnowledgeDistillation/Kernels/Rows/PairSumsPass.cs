@@ -7,7 +7,7 @@ namespace KnowledgeDistillation.Kernels.Rows;
 /// The fused forward pass over a (reference, other) pair of rows at one temperature, with a = (r - max_r)/T and
 /// b = (o - max_o)/T: Z_r = Σ e^a, Z_o = Σ e^b, Cross = Σ e^a (a - b) and ReferenceDotOther = Σ e^a b.
 /// KL(reference || other) = Cross / Z_r - log Z_r + log Z_o; CE(reference, other) = log Z_o - ReferenceDotOther / Z_r.
-/// When given a destination it also stores e^b there, so the gradient pass needs one exp per element instead of two.
+/// When given destinations it also stores e^b and e^a there, so a gradient pass needs no exp at all.
 /// </summary>
 internal ref struct PairSumsPass : IRowPass
 {
@@ -17,10 +17,14 @@ internal ref struct PairSumsPass : IRowPass
     private readonly float _referenceOffset;
     private readonly float _otherOffset;
     private readonly Span<float> _otherExponentials;
+    private readonly Span<float> _referenceExponentials;
 
-    public PairSumsPass(ReadOnlySpan<float> reference, ReadOnlySpan<float> other, float inverseTemperature, float referenceOffset, float otherOffset, Span<float> otherExponentials = default)
+    public PairSumsPass(
+        ReadOnlySpan<float> reference, ReadOnlySpan<float> other, float inverseTemperature, float referenceOffset, float otherOffset,
+        Span<float> otherExponentials = default, Span<float> referenceExponentials = default)
     {
         _otherExponentials = otherExponentials;
+        _referenceExponentials = referenceExponentials;
         _reference = reference;
         _other = other;
         _inverseTemperature = inverseTemperature;
@@ -43,7 +47,9 @@ internal ref struct PairSumsPass : IRowPass
         ref float r = ref MemoryMarshal.GetReference(_reference);
         ref float o = ref MemoryMarshal.GetReference(_other);
         ref float store = ref MemoryMarshal.GetReference(_otherExponentials);
+        ref float storeReference = ref MemoryMarshal.GetReference(_referenceExponentials);
         bool storeExponentials = !_otherExponentials.IsEmpty;
+        bool storeReferenceExponentials = !_referenceExponentials.IsEmpty;
         TVec inverseTemperature = TOps.Broadcast(_inverseTemperature);
         TVec referenceOffset = TOps.Broadcast(_referenceOffset);
         TVec otherOffset = TOps.Broadcast(_otherOffset);
@@ -57,6 +63,11 @@ internal ref struct PairSumsPass : IRowPass
             TVec b = TOps.Multiply(TOps.Subtract(TOps.Load(ref o, i), otherOffset), inverseTemperature);
             TVec ea = TOps.Exp(a);
             referenceSum = TOps.Add(referenceSum, ea);
+            if (storeReferenceExponentials)
+            {
+                TOps.Store(ea, ref storeReference, i);
+            }
+
             TVec eb = TOps.Exp(b);
             otherSum = TOps.Add(otherSum, eb);
             if (storeExponentials)
