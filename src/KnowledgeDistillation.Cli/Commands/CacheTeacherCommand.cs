@@ -31,28 +31,32 @@ internal static class CacheTeacherCommand
         {
             output, teacher, weights, cache, teacherEpochs, noAugment, distillBatch, format, k, values, shard, rows, batch, device, threads, trainLimit, data,
         };
-        command.SetAction(async (parse, cancellationToken) => await RunAsync(
-            new CacheTeacherSettings
-            {
-                OutputDirectory = parse.GetValue(output)!,
-                Teacher = parse.GetValue(teacher)!,
-                TeacherWeights = parse.GetValue(weights),
-                TeacherDirectory = parse.GetValue(cache)!,
-                TeacherEpochs = parse.GetValue(teacherEpochs),
-                TeacherAugmentation = !parse.GetValue(noAugment),
-                DistillBatchSize = parse.GetValue(distillBatch),
-                Format = parse.GetValue(format)!,
-                K = parse.GetValue(k),
-                Values = parse.GetValue(values)!,
-                Shard = parse.GetValue(shard)!,
-                RowsPerShard = parse.GetValue(rows),
-                BatchSize = parse.GetValue(batch),
-                Device = parse.GetValue(device)!,
-                Threads = parse.GetValue(threads),
-                TrainLimit = parse.GetValue(trainLimit),
-                DataDirectory = parse.GetValue(data),
-            },
-            Console.Out, cancellationToken).ConfigureAwait(false));
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var interrupt = new ConsoleInterrupt(cancellationToken);
+            return await RunAsync(
+                new CacheTeacherSettings
+                {
+                    OutputDirectory = parse.GetValue(output)!,
+                    Teacher = parse.GetValue(teacher)!,
+                    TeacherWeights = parse.GetValue(weights),
+                    TeacherDirectory = parse.GetValue(cache)!,
+                    TeacherEpochs = parse.GetValue(teacherEpochs),
+                    TeacherAugmentation = !parse.GetValue(noAugment),
+                    DistillBatchSize = parse.GetValue(distillBatch),
+                    Format = parse.GetValue(format)!,
+                    K = parse.GetValue(k),
+                    Values = parse.GetValue(values)!,
+                    Shard = parse.GetValue(shard)!,
+                    RowsPerShard = parse.GetValue(rows),
+                    BatchSize = parse.GetValue(batch),
+                    Device = parse.GetValue(device)!,
+                    Threads = parse.GetValue(threads),
+                    TrainLimit = parse.GetValue(trainLimit),
+                    DataDirectory = parse.GetValue(data),
+                },
+                Console.Out, interrupt.Token).ConfigureAwait(false);
+        });
         return command;
     }
 

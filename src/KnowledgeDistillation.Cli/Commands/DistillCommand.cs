@@ -86,7 +86,8 @@ internal static class DistillCommand
                 await Console.Error.WriteLineAsync($"kd distill: {ex.Message}").ConfigureAwait(false);
                 return 2;
             }
-            return await RunAsync(settings, Console.Out, cancellationToken).ConfigureAwait(false);
+            using var interrupt = new ConsoleInterrupt(cancellationToken);
+            return await RunAsync(settings, Console.Out, interrupt.Token).ConfigureAwait(false);
         });
         return command;
     }

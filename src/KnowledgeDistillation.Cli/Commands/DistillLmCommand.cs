@@ -62,7 +62,8 @@ internal static class DistillLmCommand
                 TextPath = parse.GetValue(text),
                 JsonPath = parse.GetValue(json),
             };
-            return await RunAsync(settings, Console.Out, cancellationToken).ConfigureAwait(false);
+            using var interrupt = new ConsoleInterrupt(cancellationToken);
+            return await RunAsync(settings, Console.Out, interrupt.Token).ConfigureAwait(false);
         });
         return command;
     }

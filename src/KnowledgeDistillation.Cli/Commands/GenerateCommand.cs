@@ -94,16 +94,8 @@ internal static class GenerateCommand
                 TimeoutSeconds = parse.GetValue(timeout),
                 Plain = parse.GetValue(plain) || !AnsiConsole.Profile.Capabilities.Interactive,
             };
-            // Ctrl+C / SIGTERM end the run cleanly (records written so far stay; a rerun resumes). Handled here, because
-            // without it the runtime's default handling ends the process before the run can say how to continue.
-            using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            void OnSignal(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                interrupt.Cancel();
-            }
-            using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            // Ctrl+C / SIGTERM end the run cleanly (records written so far stay; a rerun resumes).
+            using var interrupt = new ConsoleInterrupt(cancellationToken);
             return await RunAsync(settings, Console.Out, Console.Error, Environment.GetEnvironmentVariable, interrupt.Token).ConfigureAwait(false);
         });
         return command;
