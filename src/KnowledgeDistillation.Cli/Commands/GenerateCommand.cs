@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using KnowledgeDistillation.Extensions.AI.Caching;
 using KnowledgeDistillation.Extensions.AI.Generation;
 using KnowledgeDistillation.Extensions.AI.Teachers;

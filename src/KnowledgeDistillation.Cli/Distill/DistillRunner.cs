@@ -71,8 +71,15 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         using (TeacherCache? targets = OpenTeacherCache(train))
         {
             _targets = targets;
-            double[] memberAccuracies = [.. members.Select(m => ClassificationMetrics.Accuracy(PredictAll(m, test), test.Labels, 10))];
-            float[] teacherTest = PredictAll(teacher, test);
+            // Each member runs over the test set once; the ensemble's logits are combined from those, not inferred again.
+            float[][] memberTest = [.. members.Select(m => PredictAll(m, test))];
+            double[] memberAccuracies = [.. memberTest.Select(logits => ClassificationMetrics.Accuracy(logits, test.Labels, 10))];
+            float[] teacherTest = memberTest[0];
+            if (teacher is EnsembleTeacher ensemble)
+            {
+                teacherTest = new float[memberTest[0].Length];
+                EnsembleTeacher.Combine([.. memberTest.Select(l => (ReadOnlyMemory<float>)l)], ensemble.Weights, 10, EnsembleCombination.AverageProbabilities, weightByConfidence: false, teacherTest);
+            }
             double teacherAccuracy = ClassificationMetrics.Accuracy(teacherTest, test.Labels, 10);
             if (members.Count > 1)
             {

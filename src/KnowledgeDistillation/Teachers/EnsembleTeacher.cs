@@ -130,9 +130,10 @@ public sealed class EnsembleTeacher : ITeacher
             }
         }
 
-        // Log-softmax of every member: the mixture, the confidences and (for logit averaging) nothing else needs more.
+        // Log-softmax of every member, needed by the mixture and by confidence weights (plain logit averaging needs none).
+        bool needLogProbabilities = combination == EnsembleCombination.AverageProbabilities || weightByConfidence;
         var logProbabilities = new float[active.Length][];
-        for (int a = 0; a < active.Length; a++)
+        for (int a = 0; a < active.Length && needLogProbabilities; a++)
         {
             logProbabilities[a] = new float[destination.Length];
             DistillationPrimitives.LogSoftmax(memberLogits[active[a]].Span, classes, 1f, logProbabilities[a]);
