@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using KnowledgeDistillation.Caching;
 using KnowledgeDistillation.Data;
+using KnowledgeDistillation.Datasets;
 using KnowledgeDistillation.Losses;
 using KnowledgeDistillation.TorchSharp.Models;
 using KnowledgeDistillation.TorchSharp.Runtime;

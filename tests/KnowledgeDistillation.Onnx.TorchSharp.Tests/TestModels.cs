@@ -1,5 +1,6 @@
 using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Data;
+using KnowledgeDistillation.Datasets;
 using KnowledgeDistillation.Metrics;
 using KnowledgeDistillation.TorchSharp.Models;
 using TorchSharp;

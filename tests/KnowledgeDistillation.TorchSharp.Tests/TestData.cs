@@ -1,4 +1,5 @@
 using KnowledgeDistillation.Data;
+using KnowledgeDistillation.Datasets;
 
 namespace KnowledgeDistillation.TorchSharp.Tests;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using KnowledgeDistillation.Caching;
 using KnowledgeDistillation.Cli.Distill;
 using KnowledgeDistillation.Data;
+using KnowledgeDistillation.Datasets;
 using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.TorchSharp.Models;
 using KnowledgeDistillation.TorchSharp.Runtime;

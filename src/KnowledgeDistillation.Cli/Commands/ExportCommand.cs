@@ -4,6 +4,7 @@ using System.Text.Json;
 using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Cli.Onnx;
 using KnowledgeDistillation.Data;
+using KnowledgeDistillation.Datasets;
 using KnowledgeDistillation.Metrics;
 using KnowledgeDistillation.Onnx.Export;
 using KnowledgeDistillation.Onnx.Quantization;

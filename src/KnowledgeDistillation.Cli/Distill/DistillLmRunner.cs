@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using KnowledgeDistillation.Data;
+using KnowledgeDistillation.Datasets;
 using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Sequences;
 using KnowledgeDistillation.Text;

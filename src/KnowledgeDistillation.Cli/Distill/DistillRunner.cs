@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Caching;
 using KnowledgeDistillation.Data;
+using KnowledgeDistillation.Datasets;
 using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Losses;
 using KnowledgeDistillation.Metrics;

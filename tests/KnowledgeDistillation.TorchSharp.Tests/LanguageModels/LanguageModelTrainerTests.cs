@@ -1,5 +1,6 @@
 using FluentAssertions;
 using KnowledgeDistillation.Data;
+using KnowledgeDistillation.Datasets;
 using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Sequences;
 using KnowledgeDistillation.Text;

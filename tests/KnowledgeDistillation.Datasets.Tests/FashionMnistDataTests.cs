@@ -1,6 +1,6 @@
 using KnowledgeDistillation.Data;
 
-namespace KnowledgeDistillation.Tests.Data;
+namespace KnowledgeDistillation.Datasets.Tests;
 
 /// <summary>Reads the real Fashion-MNIST files (Debian package dataset-fashion-mnist). Fails, never skips, when absent.</summary>
 public sealed class FashionMnistDataTests

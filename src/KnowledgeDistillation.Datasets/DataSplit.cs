@@ -1,4 +1,4 @@
-namespace KnowledgeDistillation.Data;
+namespace KnowledgeDistillation.Datasets;
 
 /// <summary>A data set split.</summary>
 public enum DataSplit

@@ -1,4 +1,6 @@
-namespace KnowledgeDistillation.Data;
+using KnowledgeDistillation.Data;
+
+namespace KnowledgeDistillation.Datasets;
 
 /// <summary>
 /// Loads Fashion-MNIST (Zalando, MIT licence): 60,000 training and 10,000 test images of 28×28 pixels in 10 classes.

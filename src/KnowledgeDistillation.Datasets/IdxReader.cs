@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace KnowledgeDistillation.Data;
+namespace KnowledgeDistillation.Datasets;
 
 /// <summary>
 /// Reads the IDX format used by MNIST and Fashion-MNIST (plain or gzip-compressed, detected from the content).

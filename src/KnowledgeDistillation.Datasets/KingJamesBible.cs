@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace KnowledgeDistillation.Data;
+namespace KnowledgeDistillation.Datasets;
 
 /// <summary>
 /// The King James Bible (public domain) as plain text, from Debian's <c>bible-kjv-text</c> package: the verses are read

@@ -1,4 +1,4 @@
-namespace KnowledgeDistillation.Data;
+namespace KnowledgeDistillation.Datasets;
 
 /// <summary>The content of an IDX file: its shape and raw unsigned bytes in row-major order.</summary>
 /// <param name="Shape">The size of each dimension.</param>

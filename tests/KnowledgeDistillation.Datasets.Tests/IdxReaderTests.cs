@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using KnowledgeDistillation.Data;
 
-namespace KnowledgeDistillation.Tests.Data;
+namespace KnowledgeDistillation.Datasets.Tests;
 
 public sealed class IdxReaderTests : IDisposable
 {
