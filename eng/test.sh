@@ -4,7 +4,9 @@
 #      (bible-kjv-text, read through its bible program) when they are missing
 #      (needs root or sudo; the data tests fail with a clear message, never skip, without it);
 #   2. builds the solution in Release (warnings are errors) and runs every test project;
-#   3. ends with one summary line: "Tests: N passed, N failed, N skipped".
+#   3. packs the libraries and builds and runs an application that uses them as NuGet packages
+#      (eng/package-check.sh: the package promise), counted as one test;
+#   4. ends with one summary line: "Tests: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,8 +36,18 @@ dotnet build KnowledgeDistillation.sln -c Release
 status=0
 dotnet test KnowledgeDistillation.sln -c Release --no-build "$@" 2>&1 | tee "$log" || status=$?
 
-# One closing line summed over the test assemblies ("Passed!  - Failed: 0, Passed: 19, Skipped: 0, ...").
-awk '/(Passed|Failed)! +- Failed:/ {
+# The package promise: pack the libraries (package validation on) into a temporary folder and run a consumer
+# application that references them by PackageReference (about 15 s). One test in the summary; a failure fails the run.
+package_passed=1
+if ! bash eng/package-check.sh; then
+  package_passed=0
+  status=1
+  echo "Package check FAILED: the libraries do not pack, or an application cannot use them as packages (see above)." >&2
+fi
+
+# One closing line summed over the test assemblies ("Passed!  - Failed: 0, Passed: 19, Skipped: 0, ...")
+# and the package check.
+awk -v package_passed="$package_passed" '/(Passed|Failed)! +- Failed:/ {
        gsub(/,/, "");
        for (i = 1; i <= NF; i++) {
          if ($i == "Failed:") f += $(i+1);
@@ -46,6 +58,7 @@ awk '/(Passed|Failed)! +- Failed:/ {
      }
      END {
        if (n == 0) { print "Tests: 0 passed, 0 failed (no test assembly reported a result)"; exit 1 }
+       if (package_passed) p++; else f++
        printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s
      }' "$log" || status=1
 exit $status
