@@ -62,17 +62,15 @@ public static class OnnxExporter
         return Write(rewritten, options, new StaticInt8Emitter(ranges, quantization));
     }
 
-    /// <summary>Writes an exported model to <paramref name="path"/> (creating the folder).</summary>
+    /// <summary>
+    /// Writes an exported model to <paramref name="path"/> (creating the folder). The file is replaced all at once: if
+    /// writing fails, a previous file at <paramref name="path"/> is left as it was.
+    /// </summary>
     public static void Save(byte[] model, string path)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (directory is not null)
-        {
-            Directory.CreateDirectory(directory);
-        }
-        File.WriteAllBytes(path, model);
+        AtomicFile.Write(path, stream => stream.Write(model));
     }
 
     /// <summary>Emits <paramref name="graph"/> with <paramref name="emitter"/>, adds the graph outputs and serializes the model.</summary>
