@@ -1,3 +1,5 @@
+using KnowledgeDistillation.IO;
+using KnowledgeDistillation.TorchSharp.Teachers;
 using System.Diagnostics;
 using System.Globalization;
 using KnowledgeDistillation.Caching;
@@ -61,10 +63,7 @@ internal static class TeacherCacheEpochTiming
         int[] image = [1, 28, 28];
         LabeledImageSet train = FashionMnist.Load(DataSplit.Train).Take(images);
         using TorchModel teacher = TorchModel.FromPreset(teacherSpec, image, 10, seed: 0);
-        using (FileStream stream = File.OpenRead(weights))
-        {
-            teacher.LoadWeights(stream);
-        }
+        WeightsFile.Load(teacher, weights);
         var clock = Stopwatch.StartNew();
         TeacherCacheWriteResult written = await TeacherCacheWriter.WriteAsync(teacher, train, cacheDir, new TeacherCacheOptions { TeacherId = teacherSpec });
         Console.WriteLine($"cache {cacheDir}: {written.ShardsWritten} shard(s) written, {written.ShardsSkipped} present ({clock.Elapsed.TotalSeconds:F1} s)");
@@ -88,7 +87,7 @@ internal static class TeacherCacheEpochTiming
                 DistillationHistory history = mode switch
                 {
                     "scratch" => await new TorchDistiller(options, new HardLabelLoss(), [cpu]).FitAsync(student, null, train),
-                    "cache" => await new TorchDistiller(options, null, [cpu]).FitFromTargetsAsync(student, cache, train),
+                    "cache" => await new TorchDistiller(options, null, [cpu]).FitAsync(student, TeacherSignal.FromTargets(cache), train),
                     _ => await new TorchDistiller(options, null, [cpu]).FitAsync(student, teacher, train),
                 };
                 double seconds = history.Epochs[0].Duration.TotalSeconds;

@@ -36,7 +36,7 @@ public sealed class CacheTeacherCommandTests : IDisposable
         TeacherDirectory = Path.Combine(_dir, "teachers"),
         TeacherEpochs = 1,
         Format = format,
-        K = 3,
+        TopK = 3,
         Shard = shard,
         RowsPerShard = 128,
         Threads = 1,
@@ -73,7 +73,7 @@ public sealed class CacheTeacherCommandTests : IDisposable
         (await CacheTeacherCommand.RunAsync(Cache(sparse, format: "topk"), log, CancellationToken.None)).Should().Be(0);
         using (TeacherCache cache = TeacherCache.Open(sparse))
         {
-            cache.K.Should().Be(3);
+            cache.TopK.Should().Be(3);
             cache.Header.BytesPerRow.Should().Be(24);
         }
         var topkLog = new StringWriter();

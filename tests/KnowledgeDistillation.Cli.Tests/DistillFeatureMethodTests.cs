@@ -1,3 +1,4 @@
+using KnowledgeDistillation.TorchSharp.Recipes;
 using System.Text.Json;
 using KnowledgeDistillation.Cli.Commands;
 using KnowledgeDistillation.Cli.Distill;
@@ -82,15 +83,15 @@ public sealed class DistillFeatureMethodTests : IDisposable
     public void DefaultPairs_FollowTheBlocks_AndMlpPresetsUseTheLastHiddenLayer()
     {
         string[] student = ["block1", "block2", "flatten", "logits"], teacher = ["block1", "block2", "block3", "flatten", "logits"];
-        DistillMethod.DefaultPairs("at", student, teacher).Should().Equal(new LayerPair("block1", "block1"), new LayerPair("block2", "block2"));
-        DistillMethod.DefaultPairs("fitnet", student, teacher).Should().Equal(new LayerPair("block2", "block2"));
-        DistillMethod.DefaultPairs("sp", student, teacher).Should().Equal(new LayerPair("block2", "block3"));
-        DistillMethod.DefaultPairs("rkd", student, teacher).Should().Equal(new LayerPair("flatten", "flatten"));
-        DistillMethod.DefaultPairs("sp", ["flatten", "fc1", "relu1", "fc2", "relu2", "logits"], ["flatten", "fc1", "relu1", "logits"])
+        FeatureMethodRegistry.DefaultPairs("at", student, teacher).Should().Equal(new LayerPair("block1", "block1"), new LayerPair("block2", "block2"));
+        FeatureMethodRegistry.DefaultPairs("fitnet", student, teacher).Should().Equal(new LayerPair("block2", "block2"));
+        FeatureMethodRegistry.DefaultPairs("sp", student, teacher).Should().Equal(new LayerPair("block2", "block3"));
+        FeatureMethodRegistry.DefaultPairs("rkd", student, teacher).Should().Equal(new LayerPair("flatten", "flatten"));
+        FeatureMethodRegistry.DefaultPairs("sp", ["flatten", "fc1", "relu1", "fc2", "relu2", "logits"], ["flatten", "fc1", "relu1", "logits"])
             .Should().Equal(new LayerPair("relu2", "relu1"));
-        FluentActions.Invoking(() => DistillMethod.DefaultPairs("at", ["flatten", "fc1", "relu1", "logits"], teacher))
+        FluentActions.Invoking(() => FeatureMethodRegistry.DefaultPairs("at", ["flatten", "fc1", "relu1", "logits"], teacher))
             .Should().Throw<ArgumentException>().WithMessage("*--pairs*");
-        DistillMethod.Parse("kd+at").ToString().Should().Be("at+kd", "the order of the parts does not matter");
-        DistillMethod.Parse("rkd+sp").Features.Should().Equal("sp", "rkd");
+        DistillationMethod.Parse("kd+at").ToString().Should().Be("at+kd", "the order of the parts does not matter");
+        DistillationMethod.Parse("rkd+sp").Features.Should().Equal("sp", "rkd");
     }
 }

@@ -24,6 +24,7 @@ public sealed class DistillLmCommandTests : IDisposable
         HeldOutEvery = 500,
         Threads = 1,
         CacheDirectory = Path.Combine(_dir, "cache"),
+        OutputDirectory = Path.Combine(_dir, "out"),
         JsonPath = json,
     };
 
@@ -50,7 +51,14 @@ public sealed class DistillLmCommandTests : IDisposable
             s.GetProperty("parameters").GetInt64().Should().BeLessThan(root.GetProperty("teacher").GetProperty("parameters").GetInt64());
         }
 
-        Directory.GetFiles(Path.Combine(_dir, "cache"), "lm-teacher-*.bin").Should().ContainSingle();
+        Directory.GetFiles(Path.Combine(_dir, "cache"), "teacher-*.weights").Should().ContainSingle();
+        Directory.GetFiles(Path.Combine(_dir, "out"), "lm-student-*-seed1.weights").Should().HaveCount(4, "kd distill-lm keeps every student it trains");
+        foreach (JsonElement s in students)
+        {
+            File.Exists(s.GetProperty("weights_path").GetString()).Should().BeTrue();
+            s.GetProperty("held_out_kl_to_teacher").GetDouble().Should().BeGreaterThan(0);
+            s.GetProperty("greedy_agreement").GetDouble().Should().BeInRange(0, 1);
+        }
         var again = new StringWriter();
         (await DistillLmCommand.RunAsync(Tiny(modes: "scratch"), again, CancellationToken.None)).Should().Be(0);
         again.ToString().Should().Contain("teacher loaded from");

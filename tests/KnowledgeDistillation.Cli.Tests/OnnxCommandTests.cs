@@ -16,8 +16,7 @@ public sealed class OnnxCommandTests : IDisposable
     {
         string path = Path.Combine(_dir, "student.weights");
         using TorchModel model = TorchModel.FromPreset(spec, [1, 28, 28], 10, seed: 4);
-        using FileStream stream = File.Create(path);
-        model.SaveWeights(stream);
+        KnowledgeDistillation.IO.WeightsFile.Save(model, path);
         return path;
     }
 
@@ -77,7 +76,7 @@ public sealed class OnnxCommandTests : IDisposable
         new TrainingCheckpoint
         {
             Header = new CheckpointHeader { StudentName = "mlp:16" },
-            StudentWeights = File.ReadAllBytes(Weights("mlp:16")),
+            StudentWeights = KnowledgeDistillation.IO.WeightsFile.ReadVerified(Weights("mlp:16")),
             OptimizerState = [],
         }.Save(checkpoint);
         var output = new StringWriter();

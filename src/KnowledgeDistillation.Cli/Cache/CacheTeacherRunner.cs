@@ -4,8 +4,10 @@ using KnowledgeDistillation.Caching;
 using KnowledgeDistillation.Cli.Distill;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Datasets;
+using KnowledgeDistillation.IO;
 using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.TorchSharp.Models;
+using KnowledgeDistillation.TorchSharp.Recipes;
 using KnowledgeDistillation.TorchSharp.Runtime;
 using TorchSharp;
 
@@ -37,13 +39,10 @@ internal sealed class CacheTeacherRunner(CacheTeacherSettings settings, TextWrit
             throw new FileNotFoundException($"Teacher weights '{weights}' do not exist.", weights);
         }
         using TorchModel teacher = TorchModel.FromPreset(settings.Teacher, ImageShape, 10, seed: 0, device);
-        using (FileStream stream = File.OpenRead(weights))
-        {
-            teacher.LoadWeights(stream);
-        }
-        options.TeacherId = DistillRunner.TeacherId(settings.Teacher, weights);
+        WeightsFile.Load(teacher, weights);
+        options.TeacherId = TeacherStore.TeacherId(settings.Teacher, weights);
         log.WriteLine($"teacher {options.TeacherId} from {weights}; {train.Count} training images; device {device}; {torch.get_num_threads()} thread(s)");
-        log.WriteLine($"writing {options.Format}{(options.Format == TeacherCacheFormat.TopK ? $" k={options.K} ({options.TopKValues})" : "")} cache to {settings.OutputDirectory}, {options.RowsPerShard} rows per shard, worker {shard}");
+        log.WriteLine($"writing {options.Format}{(options.Format == TeacherCacheFormat.TopK ? $" k={options.TopK} ({options.TopKValues})" : "")} cache to {settings.OutputDirectory}, {options.RowsPerShard} rows per shard, worker {shard}");
 
         var clock = Stopwatch.StartNew();
         var progress = new SyncProgress(p => log.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -73,7 +72,7 @@ internal sealed class CacheTeacherRunner(CacheTeacherSettings settings, TextWrit
                 "logprobs" => TopKValueKind.LogProbabilities,
                 _ => throw new ArgumentException($"Unknown --values '{settings.Values}'. Use logits or logprobs.", "--values"),
             },
-            K = settings.K,
+            TopK = settings.TopK,
             RowsPerShard = settings.RowsPerShard,
             BatchSize = settings.BatchSize,
             Shard = ShardSelection.Parse(settings.Shard),
@@ -83,25 +82,21 @@ internal sealed class CacheTeacherRunner(CacheTeacherSettings settings, TextWrit
         {
             throw new ArgumentOutOfRangeException("--train-limit", settings.TrainLimit, "The training subset needs at least one image.");
         }
-        _ = ModelPresets.Create(settings.Teacher, ImageShape, 10).GetName();
+        // The architecture is checked by building it once (and disposing it).
+        using (ModelPresets.Create(settings.Teacher, ImageShape, 10))
+        {
+        }
         return options;
     }
 
     /// <summary>The teacher <c>kd distill</c> trained with the same settings, in its --cache folder.</summary>
     private string FindTeacher(LabeledImageSet train)
     {
-        var distill = new DistillSettings
-        {
-            Teacher = settings.Teacher,
-            TeacherEpochs = settings.TeacherEpochs,
-            TeacherAugmentation = settings.TeacherAugmentation,
-            BatchSize = settings.DistillBatchSize,
-            CacheDirectory = settings.TeacherDirectory,
-        };
-        string path = DistillRunner.TeacherWeightsPath(distill, train);
+        TeacherPlan plan = TeacherPlan.For(settings);
+        string path = plan.Store.PathFor(plan.Key(train));
         if (!File.Exists(path))
         {
-            string[] found = Directory.Exists(settings.TeacherDirectory) ? Directory.GetFiles(settings.TeacherDirectory, "teacher-*.weights") : [];
+            string[] found = Directory.Exists(settings.TeacherDirectory) ? Directory.GetFiles(settings.TeacherDirectory, "teacher-*" + WeightsFile.Extension) : [];
             throw new FileNotFoundException(
                 $"No teacher trained by 'kd distill' with --teacher {settings.Teacher} --teacher-epochs {settings.TeacherEpochs} on these {train.Count} images is cached in '{settings.TeacherDirectory}' (expected {Path.GetFileName(path)}; found {(found.Length == 0 ? "none" : string.Join(", ", found.Select(Path.GetFileName)))}). " +
                 "Run kd distill with the same options first, or pass --teacher-weights FILE.", path);

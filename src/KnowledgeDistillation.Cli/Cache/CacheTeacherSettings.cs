@@ -25,7 +25,7 @@ internal sealed record CacheTeacherSettings
 
     public string Format { get; init; } = "float32";
 
-    public int K { get; init; } = 5;
+    public int TopK { get; init; } = 5;
 
     public string Values { get; init; } = "logits";
 

@@ -17,7 +17,7 @@ internal static class CacheTeacherCommand
         var noAugment = new Option<bool>("--no-teacher-augmentation") { Description = "The teacher was trained with kd distill --no-teacher-augmentation (part of its cache key)." };
         var distillBatch = new Option<int>("--distill-batch-size") { Description = "kd distill's --batch-size the teacher was trained with (part of its cache key).", DefaultValueFactory = _ => d.DistillBatchSize };
         var format = new Option<string>("--format") { Description = "float32 (exact), float16 (half the size) or topk (k index/value pairs per row).", DefaultValueFactory = _ => d.Format };
-        var k = new Option<int>("--k") { Description = "Entries per row for --format topk.", DefaultValueFactory = _ => d.K };
+        var k = new Option<int>("--top-k") { Description = "Entries per row (k) for --format topk.", DefaultValueFactory = _ => d.TopK };
         var values = new Option<string>("--values") { Description = "What top-k values are: logits or logprobs (full-vocabulary log-probabilities).", DefaultValueFactory = _ => d.Values };
         var shard = new Option<string>("--shard") { Description = "i/n: this worker writes shards j with j mod n = i (for parallel jobs; JOB_COMPLETION_INDEX/n on Kubernetes).", DefaultValueFactory = _ => d.Shard };
         var rows = new Option<int>("--rows-per-shard") { Description = "Rows per shard file; every worker of one cache must use the same value.", DefaultValueFactory = _ => d.RowsPerShard };
@@ -45,7 +45,7 @@ internal static class CacheTeacherCommand
                     TeacherAugmentation = !parse.GetValue(noAugment),
                     DistillBatchSize = parse.GetValue(distillBatch),
                     Format = parse.GetValue(format)!,
-                    K = parse.GetValue(k),
+                    TopK = parse.GetValue(k),
                     Values = parse.GetValue(values)!,
                     Shard = parse.GetValue(shard)!,
                     RowsPerShard = parse.GetValue(rows),

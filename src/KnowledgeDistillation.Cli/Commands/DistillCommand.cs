@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using KnowledgeDistillation.Cli.Distill;
+using KnowledgeDistillation.IO;
 
 namespace KnowledgeDistillation.Cli.Commands;
 
@@ -19,7 +20,7 @@ internal static class DistillCommand
         var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds; results are averaged over them.", DefaultValueFactory = _ => string.Join(',', d.Seeds) };
         var temperature = new Option<string>("--temperature") { Description = "Temperature or schedule: 4 | linear:8:2 | cosine:8:2 | exp:8:2 | step:2,1.5,1,0.5.", DefaultValueFactory = _ => d.Temperature };
         var alpha = new Option<string>("--alpha") { Description = "Weight of the distillation term in [0,1], or a schedule.", DefaultValueFactory = _ => d.Alpha };
-        var loss = new Option<string>("--loss") { Description = "Distillation loss: hinton (α·T²·KL + (1−α)·CE), reverse-kl, jsd (each with (1−α)·CE), or dkd (CE + decoupled KD, α=1, β=8).", DefaultValueFactory = _ => d.Loss };
+        var loss = new Option<string>("--loss") { Description = "Distillation loss by name, with parameters as name:key=value,…: " + string.Join("; ", KnowledgeDistillation.TorchSharp.Recipes.LossRegistry.Default.Descriptions.Select(kv => $"{kv.Key} ({kv.Value})")) + ".", DefaultValueFactory = _ => d.Loss };
         var method = new Option<string>("--method") { Description = "kd (logit distillation with --loss), at (attention transfer), fitnet (FitNets hints), sp (similarity-preserving), rkd (relational: distance + angle), or a combination such as at+kd, fitnet+kd. Without kd the logit part is plain cross-entropy.", DefaultValueFactory = _ => d.Method };
         var pairs = new Option<string?>("--pairs") { Description = "Layer pairs for the feature methods, student:teacher,… (default for cnn presets: at block_i:block_i, fitnet last student block:same-index teacher block, sp last blocks, rkd flatten:flatten)." };
         var hintEpochs = new Option<int>("--hint-epochs") { Description = "FitNets' two stages: the first N student epochs train on the feature (hint) losses only.", DefaultValueFactory = _ => d.HintEpochs };
@@ -113,11 +114,7 @@ internal static class DistillCommand
         output.Write(FormatTable(report));
         if (settings.JsonPath is { } path)
         {
-            string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-            Directory.CreateDirectory(folder!);
-            string temp = path + ".tmp";
-            await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(report, CliJsonContext.Default.DistillReport), cancellationToken).ConfigureAwait(false);
-            File.Move(temp, path, overwrite: true);
+            AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, CliJsonContext.Default.DistillReport));
             output.WriteLine($"results written to {path}");
         }
         return 0;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using KnowledgeDistillation.Cli.Distill;
+using KnowledgeDistillation.IO;
 
 namespace KnowledgeDistillation.Cli.Commands;
 
@@ -15,6 +16,7 @@ internal static class DistillLmCommand
         var student = new Option<string>("--student") { Description = "Student LM shape, same syntax.", DefaultValueFactory = _ => d.Student };
         var teacherSteps = new Option<int>("--teacher-steps") { Description = "Teacher optimiser steps (the trained teacher is cached).", DefaultValueFactory = _ => d.TeacherSteps };
         var steps = new Option<int>("--steps") { Description = "Student optimiser steps (the same for every student).", DefaultValueFactory = _ => d.Steps };
+        var evalEvery = new Option<int?>("--eval-every") { Description = "Steps between held-out evaluations (val_loss, KL to the teacher; each ends an epoch); must divide --steps. Default: once, at the end." };
         var batch = new Option<int>("--batch-size") { Description = "Sequences per step.", DefaultValueFactory = _ => d.BatchSize };
         var length = new Option<int>("--sequence-length") { Description = "Tokens per sequence.", DefaultValueFactory = _ => d.SequenceLength };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, cosine decay).", DefaultValueFactory = _ => d.LearningRate };
@@ -30,11 +32,12 @@ internal static class DistillLmCommand
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => d.Device };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch." };
         var cache = new Option<string>("--cache") { Description = "Folder where trained teachers are cached.", DefaultValueFactory = _ => d.CacheDirectory };
+        var output = new Option<string>("--out") { Description = "Folder where every trained student's weights are kept.", DefaultValueFactory = _ => d.OutputDirectory };
         var text = new Option<string?>("--text") { Description = "KJV text file, one verse a line (default: KD_KJV_TEXT or extracted once from Debian's bible-kjv-text)." };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
         var command = new Command("distill-lm", "Train a teacher language model on the King James Bible (or load it from the cache), distil it into a student with about a quarter of its parameters (token-level dense / top-k, sequence-level), train the same student from scratch on the same tokens, and compare held-out perplexity.")
         {
-            teacher, student, teacherSteps, steps, batch, length, lr, modes, divergence, temperature, alpha, topK, seqKdTokens, trainVerses, heldOutEvery, seed, device, threads, cache, text, json,
+            teacher, student, teacherSteps, steps, evalEvery, batch, length, lr, modes, divergence, temperature, alpha, topK, seqKdTokens, trainVerses, heldOutEvery, seed, device, threads, cache, output, text, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -44,6 +47,7 @@ internal static class DistillLmCommand
                 Student = parse.GetValue(student)!,
                 TeacherSteps = parse.GetValue(teacherSteps),
                 Steps = parse.GetValue(steps),
+                EvaluateEvery = parse.GetValue(evalEvery),
                 BatchSize = parse.GetValue(batch),
                 SequenceLength = parse.GetValue(length),
                 LearningRate = parse.GetValue(lr),
@@ -59,6 +63,7 @@ internal static class DistillLmCommand
                 Device = parse.GetValue(device)!,
                 Threads = parse.GetValue(threads),
                 CacheDirectory = parse.GetValue(cache)!,
+                OutputDirectory = parse.GetValue(output)!,
                 TextPath = parse.GetValue(text),
                 JsonPath = parse.GetValue(json),
             };
@@ -73,7 +78,7 @@ internal static class DistillLmCommand
         DistillLmReport report;
         try
         {
-            report = new DistillLmRunner(settings, output).Run(cancellationToken);
+            report = await new DistillLmRunner(settings, output).RunAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or FileNotFoundException or InvalidDataException)
         {
@@ -90,10 +95,7 @@ internal static class DistillLmCommand
         output.Write(FormatTable(report));
         if (settings.JsonPath is { } path)
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            string temp = path + ".tmp";
-            await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(report, CliJsonContext.Default.DistillLmReport), cancellationToken).ConfigureAwait(false);
-            File.Move(temp, path, overwrite: true);
+            AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, CliJsonContext.Default.DistillLmReport));
             output.WriteLine($"results written to {path}");
         }
 
@@ -105,11 +107,11 @@ internal static class DistillLmCommand
         CultureInfo c = CultureInfo.InvariantCulture;
         var sb = new System.Text.StringBuilder();
         sb.AppendLine(c, $"{r.Corpus}: {r.TrainTokens:N0} training / {r.HeldOutTokens:N0} held-out tokens ({r.Tokenizer}); batch {r.BatchSize} × {r.SequenceLength}, {r.Divergence} T={r.Temperature} α={r.Alpha}, top-k {r.TopK}, seed {r.Seed}");
-        sb.AppendLine("| model | shape | parameters | steps | train time (s) | held-out perplexity |");
-        sb.AppendLine("|---|---|---|---|---|---|");
+        sb.AppendLine("| model | shape | parameters | steps | train time (s) | held-out perplexity | KL to teacher | greedy agreement |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (LmModelReport m in new[] { r.Teacher }.Concat(r.Students))
         {
-            sb.AppendLine(c, $"| {m.Name} | {m.Architecture} | {m.Parameters:N0} | {m.Steps} | {m.TrainSeconds:F0} | {m.HeldOutPerplexity:F3} |");
+            sb.AppendLine(c, $"| {m.Name} | {m.Architecture} | {m.Parameters:N0} | {m.Steps} | {m.TrainSeconds:F0} | {m.HeldOutPerplexity:F3} | {(m.HeldOutKlToTeacher is { } kl ? kl.ToString("F4", c) : "")} | {(m.GreedyAgreement is { } a ? a.ToString("P1", c) : "")} |");
         }
 
         LmModelReport? scratch = r.Students.FirstOrDefault(s => s.Name.EndsWith("from scratch", StringComparison.Ordinal));

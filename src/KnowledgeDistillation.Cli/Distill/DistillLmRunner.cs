@@ -1,37 +1,46 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using System.Text;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Datasets;
-using KnowledgeDistillation.Kernels;
-using KnowledgeDistillation.Sequences;
+using KnowledgeDistillation.IO;
+using KnowledgeDistillation.Losses;
+using KnowledgeDistillation.Metrics;
+using KnowledgeDistillation.Schedules;
 using KnowledgeDistillation.Text;
+using KnowledgeDistillation.TorchSharp.Losses;
 using KnowledgeDistillation.TorchSharp.LanguageModels;
+using KnowledgeDistillation.TorchSharp.Recipes;
 using KnowledgeDistillation.TorchSharp.Runtime;
+using KnowledgeDistillation.TorchSharp.Teachers;
+using KnowledgeDistillation.TorchSharp.Training;
+using KnowledgeDistillation.Training;
 using TorchSharp;
 
 namespace KnowledgeDistillation.Cli.Distill;
 
 /// <summary>
-/// Language-model distillation on the King James Bible: trains (or loads from the cache) a teacher LM, then the same
+/// Language-model distillation on the King James Bible: trains (or loads from the teacher store) a teacher LM, then the same
 /// small student with the same seed and token budget from scratch, with token-level KD (dense logits, top-k
-/// log-probabilities) and with sequence-level KD (next-token training on teacher-generated text), and reports held-out
-/// perplexity of each.
+/// log-probabilities) and with sequence-level KD (next-token training on teacher-generated text), all through the one
+/// training core; reports held-out perplexity, KL to the teacher and greedy agreement of each, and keeps every student.
 /// </summary>
 internal sealed class DistillLmRunner(DistillLmSettings settings, TextWriter log)
 {
     private static readonly string[] KnownModes = ["scratch", "dense", "sparse", "seqkd"];
 
-    public DistillLmReport Run(CancellationToken cancellationToken)
+    public async Task<DistillLmReport> RunAsync(CancellationToken cancellationToken)
     {
         var total = Stopwatch.StartNew();
         string[] modes = ParseModes(settings.Modes);
-        DivergenceKind divergence = ParseDivergence(settings.Divergence);
+        string divergence = ParseDivergence(settings.Divergence);
         if (settings.HeldOutEvery < 2)
         {
-            throw new ArgumentException($"--held-out-every must be ≥ 2 (got {settings.HeldOutEvery}): every N-th verse is held out.");
+            throw new ArgumentException($"--held-out-every must be ≥ 2 (got {settings.HeldOutEvery}): every N-th verse is held out.", "--held-out-every");
+        }
+        if (settings.EvaluateEvery is { } every && (every < 1 || settings.Steps % every != 0))
+        {
+            throw new ArgumentException($"--eval-every {settings.EvaluateEvery} must be ≥ 1 and divide --steps {settings.Steps} (each evaluation ends an epoch of the same length).", "--eval-every");
         }
 
         TorchSharpRuntime.EnsureInitialized();
@@ -47,35 +56,34 @@ internal sealed class DistillLmRunner(DistillLmSettings settings, TextWriter log
         var heldOutVerses = verses.Where((_, i) => i % settings.HeldOutEvery == 0).ToList();
         var trainVerses = verses.Where((_, i) => i % settings.HeldOutEvery != 0).Take(settings.TrainVerses).ToList();
         TokenStream train = TokenStream.FromDocuments(trainVerses.Select(tokenizer.Encode), tokenizer.EndOfSequence);
-        TokenStream heldOut = TokenStream.FromDocuments(heldOutVerses.Select(tokenizer.Encode), tokenizer.EndOfSequence);
-        log.WriteLine($"King James Bible: {trainVerses.Count} training verses ({train.Count:N0} byte tokens), {heldOutVerses.Count} held-out verses ({heldOut.Count:N0} tokens); device {device}; {torch.get_num_threads()} thread(s)");
+        TokenStream heldOutTokens = TokenStream.FromDocuments(heldOutVerses.Select(tokenizer.Encode), tokenizer.EndOfSequence);
+        TokenWindowSource heldOut = TokenWindowSource.Sequential(heldOutTokens, settings.SequenceLength, tokenizer.VocabularySize, tokenizer.Padding);
+        log.WriteLine($"King James Bible: {trainVerses.Count} training verses ({train.Count:N0} byte tokens), {heldOutVerses.Count} held-out verses ({heldOutTokens.Count:N0} tokens); device {device}; {torch.get_num_threads()} thread(s)");
 
         CausalLanguageModelOptions teacherShape = CausalLanguageModelOptions.Parse(settings.Teacher, tokenizer.VocabularySize);
         CausalLanguageModelOptions studentShape = CausalLanguageModelOptions.Parse(settings.Student, tokenizer.VocabularySize);
-        (CausalLanguageModel teacher, double teacherSeconds, double teacherLoss) = GetTeacher(teacherShape, train, device, cancellationToken);
-        using (teacher)
+        using TorchLanguageModel teacher = TorchLanguageModel.Create(teacherShape, settings.Seed, device, "teacher", tokenizer);
+        (double teacherSeconds, double teacherLoss) = await GetTeacherAsync(teacher, train, cancellationToken).ConfigureAwait(false);
+        double teacherPerplexity = teacher.Perplexity(heldOut, cancellationToken: cancellationToken);
+        log.WriteLine($"teacher {teacherShape}: {teacher.Metadata.ParameterCount:N0} parameters, held-out perplexity {teacherPerplexity:F3}");
+        var teacherReport = new LmModelReport("teacher", teacherShape.ToString(), teacher.Metadata.ParameterCount ?? 0, teacherPerplexity, teacherSeconds, settings.TeacherSteps, teacherLoss);
+        var students = new List<LmModelReport>();
+        foreach (string mode in modes)
         {
-            double teacherPerplexity = LanguageModelTrainer.Perplexity(teacher, heldOut, settings.SequenceLength, tokenizer.Padding, cancellationToken: cancellationToken);
-            log.WriteLine($"teacher {teacherShape}: {teacher.ParameterCount:N0} parameters, held-out perplexity {teacherPerplexity:F3}");
-            var teacherReport = new LmModelReport("teacher", teacherShape.ToString(), teacher.ParameterCount, teacherPerplexity, teacherSeconds, settings.TeacherSteps, teacherLoss);
-            var students = new List<LmModelReport>();
-            foreach (string mode in modes)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                students.Add(TrainStudent(mode, studentShape, teacher, train, heldOut, divergence, device, cancellationToken));
-            }
-
-            return new DistillLmReport(
-                $"King James Bible (Debian bible-kjv-text), every {settings.HeldOutEvery}th verse held out", train.Count, heldOut.Count, tokenizer.Name,
-                settings.BatchSize, settings.SequenceLength, settings.Divergence, settings.Temperature, settings.Alpha, settings.TopK, settings.SequenceKdTokens,
-                settings.Seed, device.ToString(), torch.get_num_threads(), teacherReport, students,
-                $"{RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cores, {RuntimeInformation.ProcessArchitecture}",
-                DateTimeOffset.UtcNow, total.Elapsed.TotalSeconds);
+            cancellationToken.ThrowIfCancellationRequested();
+            students.Add(await TrainStudentAsync(mode, studentShape, teacher, train, heldOut, divergence, device, cancellationToken).ConfigureAwait(false));
         }
+
+        return new DistillLmReport(
+            $"King James Bible (Debian bible-kjv-text), every {settings.HeldOutEvery}th verse held out", train.Count, heldOutTokens.Count, tokenizer.Name,
+            settings.BatchSize, settings.SequenceLength, settings.Divergence, settings.Temperature, settings.Alpha, settings.TopK, settings.SequenceKdTokens,
+            settings.Seed, device.ToString(), torch.get_num_threads(), teacherReport, students,
+            $"{RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cores, {RuntimeInformation.ProcessArchitecture}",
+            DateTimeOffset.UtcNow, total.Elapsed.TotalSeconds);
     }
 
-    private LmModelReport TrainStudent(
-        string mode, CausalLanguageModelOptions shape, CausalLanguageModel teacher, TokenStream train, TokenStream heldOut, DivergenceKind divergence,
+    private async Task<LmModelReport> TrainStudentAsync(
+        string mode, CausalLanguageModelOptions shape, TorchLanguageModel teacher, TokenStream train, TokenWindowSource heldOut, string divergence,
         torch.Device device, CancellationToken cancellationToken)
     {
         ByteTokenizer tokenizer = ByteTokenizer.Instance;
@@ -83,25 +91,20 @@ internal sealed class DistillLmRunner(DistillLmSettings settings, TextWriter log
         TokenStream data = train;
         if (mode == "seqkd")
         {
-            data = GenerateTeacherText(teacher, train, cancellationToken);
+            (data, TimeSpan elapsed) = SequenceLevelDistillation.Generate(
+                teacher, train, settings.SequenceKdTokens, settings.Seed, promptLength: 8, newTokens: settings.SequenceLength, cancellationToken: cancellationToken);
+            log.WriteLine($"  [seqkd] teacher generated {data.Count:N0} tokens in {elapsed.TotalSeconds:F0} s; sample: \"{tokenizer.Decode(data.Tokens[..Math.Min(data.Count, 8 + settings.SequenceLength)]).ReplaceLineEndings(" ")}\"");
         }
 
-        var options = new LanguageModelTrainingOptions
+        ITeacherSignal<TokenBatch>? signal = mode switch
         {
-            Steps = settings.Steps,
-            BatchSize = settings.BatchSize,
-            SequenceLength = settings.SequenceLength,
-            LearningRate = settings.LearningRate,
-            Seed = settings.Seed,
-            TeacherMode = mode switch { "dense" => LanguageModelTeacherMode.DenseLogits, "sparse" => LanguageModelTeacherMode.SparseTopK, _ => LanguageModelTeacherMode.None },
-            Alpha = settings.Alpha,
-            TopK = settings.TopK,
-            Loss = new SequenceLossOptions { Kind = divergence, Temperature = settings.Temperature },
-            ReportEvery = Math.Max(1, settings.Steps / 4),
+            "dense" => TeacherSignal.FromModel(teacher),
+            "sparse" => TeacherSignal.FromModel(teacher).TopK(settings.TopK),
+            _ => null,
         };
-        // The same initial weights for every student: seed libtorch before building it.
-        torch.manual_seed(settings.Seed);
-        using var student = new CausalLanguageModel(shape).to(device);
+        IDistillationLoss loss = signal is null
+            ? TorchLosses.HardLabel()
+            : LossRegistry.Default.Create(new LossContext(RecipeSpec.Parse($"token-kd:divergence={divergence}"), Schedule.Constant(settings.Alpha), Schedule.Constant(settings.Temperature)));
         string name = mode switch
         {
             "dense" => $"student, token-level KD (dense logits, {settings.Divergence})",
@@ -109,80 +112,82 @@ internal sealed class DistillLmRunner(DistillLmSettings settings, TextWriter log
             "seqkd" => "student, sequence-level KD (teacher text)",
             _ => "student, from scratch",
         };
-        LanguageModelProgress last = new LanguageModelTrainer(options).Fit(
-            student, data, mode is "dense" or "sparse" ? teacher : null, tokenizer, tokenizer,
-            p => log.WriteLine($"  [{mode}] step {p.Step}/{p.TotalSteps}: loss {p.Loss:F4} (ce {p.CrossEntropy:F4}, kd {p.Distillation:F4}), lr {p.LearningRate:G3}, {p.Elapsed.TotalSeconds:F0} s"),
-            cancellationToken);
+        // The same initial weights for every student: the same seed.
+        using TorchLanguageModel student = TorchLanguageModel.Create(shape, settings.Seed, device, $"student-{mode}", tokenizer);
+        DistillationHistory history = await Train(student, signal, loss, data, settings.Steps, heldOut, mode, cancellationToken).ConfigureAwait(false);
         double seconds = clock.Elapsed.TotalSeconds;
-        double perplexity = LanguageModelTrainer.Perplexity(student, heldOut, settings.SequenceLength, tokenizer.Padding, cancellationToken: cancellationToken);
-        log.WriteLine($"{name}: {student.ParameterCount:N0} parameters, held-out perplexity {perplexity:F3} ({seconds:F0} s)");
-        return new LmModelReport(name, shape.ToString(), student.ParameterCount, perplexity, seconds, settings.Steps, last.Loss);
-    }
-
-    // Kim & Rush (2016): the teacher writes the training text. Prompts are the first bytes of training windows; each
-    // continuation is sampled at T = 1 and the student later trains on prompt + continuation.
-    private TokenStream GenerateTeacherText(CausalLanguageModel teacher, TokenStream train, CancellationToken cancellationToken)
-    {
-        const int promptLength = 8;
-        int newTokens = settings.SequenceLength;
-        const int rows = 32;
-        var random = new Random(settings.Seed + 1);
-        var generator = new torch.Generator((ulong)settings.Seed);
-        var documents = new List<int[]>();
-        int produced = 0;
-        var clock = Stopwatch.StartNew();
-        while (produced < settings.SequenceKdTokens)
+        RowMetrics metrics = student.Evaluate(heldOut, teacher, cancellationToken: cancellationToken);
+        double perplexity = Math.Exp(metrics.MeanCrossEntropy);
+        string weights = Path.Combine(settings.OutputDirectory, $"lm-student-{mode}-seed{settings.Seed}{WeightsFile.Extension}");
+        WeightsFile.Save(student, weights);
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{name}: {student.Metadata.ParameterCount:N0} parameters, held-out perplexity {perplexity:F3}, KL to teacher {metrics.MeanKlToTeacher:F4}, greedy agreement {metrics.Agreement:P1} ({seconds:F0} s); weights {weights}"));
+        return new LmModelReport(name, shape.ToString(), student.Metadata.ParameterCount ?? 0, perplexity, seconds, settings.Steps, history.Epochs[^1].TrainLoss.GetValueOrDefault("total"))
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var prompts = new int[rows][];
-            for (int r = 0; r < rows; r++)
-            {
-                int start = random.Next(train.Count - promptLength);
-                prompts[r] = train.Tokens.Slice(start, promptLength).ToArray();
-            }
-
-            int[][] continuations = teacher.GenerateBatch(prompts, newTokens, 1f, generator);
-            for (int r = 0; r < rows; r++)
-            {
-                documents.Add([.. prompts[r], .. continuations[r]]);
-                produced += promptLength + newTokens;
-            }
-        }
-
-        log.WriteLine($"  [seqkd] teacher generated {produced:N0} tokens in {clock.Elapsed.TotalSeconds:F0} s; sample: \"{ByteTokenizer.Instance.Decode(documents[0]).ReplaceLineEndings(" ")}\"");
-        return new TokenStream(documents.SelectMany(d => d).ToArray());
-    }
-
-    private (CausalLanguageModel Model, double Seconds, double Loss) GetTeacher(CausalLanguageModelOptions shape, TokenStream train, torch.Device device, CancellationToken cancellationToken)
-    {
-        string key = string.Create(CultureInfo.InvariantCulture, $"{shape}|{settings.TeacherSteps}|{settings.BatchSize}|{settings.SequenceLength}|{settings.LearningRate}|{settings.Seed}|{settings.TrainVerses}|{settings.HeldOutEvery}|{train.Count}");
-        string hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16].ToLowerInvariant();
-        string path = Path.Combine(settings.CacheDirectory, $"lm-teacher-{hash}.bin");
-        torch.manual_seed(settings.Seed);
-        var teacher = new CausalLanguageModel(shape, "teacher").to(device);
-        if (File.Exists(path))
-        {
-            teacher.LoadWeights(path);
-            log.WriteLine($"teacher loaded from {path}");
-            return (teacher, 0, double.NaN);
-        }
-
-        var clock = Stopwatch.StartNew();
-        var options = new LanguageModelTrainingOptions
-        {
-            Steps = settings.TeacherSteps,
-            BatchSize = settings.BatchSize,
-            SequenceLength = settings.SequenceLength,
-            LearningRate = settings.LearningRate,
-            Seed = settings.Seed,
-            ReportEvery = Math.Max(1, settings.TeacherSteps / 6),
+            HeldOutKlToTeacher = metrics.MeanKlToTeacher,
+            GreedyAgreement = metrics.Agreement,
+            WeightsPath = weights,
         };
-        LanguageModelProgress last = new LanguageModelTrainer(options).Fit(
-            teacher, train, progress: p => log.WriteLine($"  [teacher] step {p.Step}/{p.TotalSteps}: loss {p.Loss:F4}, {p.Elapsed.TotalSeconds:F0} s"), cancellationToken: cancellationToken);
-        teacher.SaveWeights(path);
-        log.WriteLine($"teacher trained in {clock.Elapsed.TotalSeconds:F0} s, cached at {path}");
-        return (teacher, clock.Elapsed.TotalSeconds, last.Loss);
     }
+
+    private async Task<(double Seconds, double Loss)> GetTeacherAsync(TorchLanguageModel teacher, TokenStream train, CancellationToken cancellationToken)
+    {
+        string key = TeacherStore.Key(
+            "causal-lm", teacher.Model.Options.ToString(), Invariant(settings.TeacherSteps), Invariant(settings.BatchSize), Invariant(settings.SequenceLength),
+            Invariant(settings.LearningRate), Invariant(settings.Seed), Invariant(settings.TrainVerses), Invariant(settings.HeldOutEvery), Invariant(train.Count), torch.__version__);
+        double loss = double.NaN;
+        StoredTeacher stored = await new TeacherStore(settings.CacheDirectory).GetOrTrainAsync(key, teacher, async ct =>
+        {
+            DistillationHistory history = await Train(teacher, null, TorchLosses.HardLabel(), train, settings.TeacherSteps, null, "teacher", ct).ConfigureAwait(false);
+            loss = history.Epochs[^1].TrainLoss.GetValueOrDefault("total");
+        }, log.WriteLine, cancellationToken).ConfigureAwait(false);
+        if (stored.Trained)
+        {
+            log.WriteLine($"teacher trained in {stored.TrainingTime.TotalSeconds:F0} s, cached at {stored.Path}");
+        }
+        return (stored.TrainingTime.TotalSeconds, loss);
+    }
+
+    /// <summary>Trains one language model through the training core: AdamW, 5 % warm-up, cosine decay, clip 1, random windows.</summary>
+    private async Task<DistillationHistory> Train(
+        TorchLanguageModel model, ITeacherSignal<TokenBatch>? teacher, IDistillationLoss loss, TokenStream text, int steps, TokenWindowSource? heldOut, string label,
+        CancellationToken cancellationToken)
+    {
+        // Held-out evaluation ends each epoch; without it, the run is one epoch.
+        int stepsPerEpoch = heldOut is null ? steps : settings.EvaluateEvery ?? steps;
+        var options = new DistillationOptions
+        {
+            Epochs = steps / stepsPerEpoch,
+            BatchSize = settings.BatchSize,
+            Seed = settings.Seed,
+            LearningRate = settings.LearningRate,
+            WarmupFraction = 0.05,
+            WeightDecay = 0.01,
+            GradientClipNorm = 1.0,
+            LearningRateSchedule = LearningRateScheduleKind.Cosine,
+        };
+        TokenWindowSource windows = TokenWindowSource.Random(text, settings.SequenceLength, ByteTokenizer.Instance.VocabularySize, stepsPerEpoch * settings.BatchSize);
+        var trainer = new TorchDistiller(options, loss, [Progress(label, steps)]) { EvaluationBatchSize = 32 };
+        return await trainer.FitAsync(model, teacher, windows, heldOut, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    private ProgressCallback Progress(string label, int steps) =>
+        new(new SyncProgress(p =>
+        {
+            if (p.Summary is { } s)
+            {
+                string metrics = string.Join(", ", s.Metrics.Where(kv => kv.Key is "val_loss" or "val_kl_to_teacher").Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F4}")));
+                if (metrics.Length > 0)
+                {
+                    log.WriteLine($"  [{label}] epoch {s.Epoch + 1}/{p.Epochs}: {metrics}");
+                }
+                return;
+            }
+            string terms = string.Join(", ", p.Terms.Where(kv => kv.Key != "total").OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F4}")));
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  [{label}] step {p.Step}/{p.TotalSteps}: loss {p.Loss:F4}{(terms.Length > 0 ? $" ({terms})" : "")}"));
+        }), reportEverySteps: Math.Max(1, steps / 4));
+
+    private static string Invariant(IFormattable value) => value.ToString(null, CultureInfo.InvariantCulture);
 
     private static string[] ParseModes(string text)
     {
@@ -196,11 +201,17 @@ internal sealed class DistillLmRunner(DistillLmSettings settings, TextWriter log
         return modes;
     }
 
-    private static DivergenceKind ParseDivergence(string text) => text.ToLowerInvariant() switch
+    private static string ParseDivergence(string text) => text.ToLowerInvariant() switch
     {
-        "forward-kl" or "kl" => DivergenceKind.ForwardKl,
-        "reverse-kl" => DivergenceKind.ReverseKl,
-        "jsd" => DivergenceKind.JensenShannon,
+        "forward-kl" or "kl" => "forward-kl",
+        "reverse-kl" => "reverse-kl",
+        "jsd" => "jsd",
         _ => throw new FormatException($"--divergence '{text}' must be forward-kl, reverse-kl or jsd."),
     };
+
+    /// <summary>Reports synchronously on the training thread.</summary>
+    private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
 }

@@ -11,6 +11,9 @@ internal sealed record DistillLmSettings
 
     public int Steps { get; init; } = 300;
 
+    /// <summary>Steps between held-out evaluations (an epoch of the training core); must divide <see cref="Steps"/>. Null: once, at the end.</summary>
+    public int? EvaluateEvery { get; init; }
+
     public int BatchSize { get; init; } = 8;
 
     public int SequenceLength { get; init; } = 64;
@@ -40,6 +43,9 @@ internal sealed record DistillLmSettings
     public int? Threads { get; init; }
 
     public string CacheDirectory { get; init; } = ".kd-cache";
+
+    /// <summary>Folder where every trained student's weights are kept.</summary>
+    public string OutputDirectory { get; init; } = "runs/distill-lm";
 
     public string? TextPath { get; init; }
 

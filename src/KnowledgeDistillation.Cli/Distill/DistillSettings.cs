@@ -29,7 +29,7 @@ internal sealed record DistillSettings
 
     public string Loss { get; init; } = "hinton";
 
-    /// <summary>kd, at, fitnet, sp, rkd, or a combination such as at+kd (see <see cref="DistillMethod"/>).</summary>
+    /// <summary>kd, at, fitnet, sp, rkd, or a combination such as at+kd (see KnowledgeDistillation.TorchSharp.Recipes.DistillationMethod).</summary>
     public string Method { get; init; } = "kd";
 
     /// <summary>Layer pairs for the feature methods (student:teacher,…); null for the preset defaults.</summary>

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Data;
-using KnowledgeDistillation.TorchSharp.Models;
 
 namespace KnowledgeDistillation.Cli.Distill;
 
@@ -27,9 +26,12 @@ internal static class LatencyProbe
         return new LatencyResult(p50, p99, batch.Labels.Length / (samples.Average() / 1000.0));
     }
 
-    /// <summary>Synchronous inference: TorchSharp models directly, any other teacher (an ensemble) through its ValueTask.</summary>
-    public static ModelOutput Infer(ITeacher model, Float32Tensor inputs) =>
-        model is TorchModel torch ? torch.Predict(inputs) : model.InferAsync(inputs).AsTask().GetAwaiter().GetResult();
+    /// <summary>Synchronous inference: a teacher that completes at once (TorchSharp, ONNX Runtime) costs no task allocation.</summary>
+    public static ModelOutput Infer(ITeacher model, Float32Tensor inputs)
+    {
+        ValueTask<ModelOutput> pending = model.InferAsync(inputs);
+        return pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+    }
 
     private static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
 }

@@ -1,3 +1,4 @@
+using KnowledgeDistillation.IO;
 using KnowledgeDistillation.TorchSharp.Models;
 using KnowledgeDistillation.TorchSharp.Training;
 
@@ -29,12 +30,17 @@ internal static class StudentLoader
             }
             else
             {
-                weights = File.ReadAllBytes(path);
+                probe.Close();
+                if (architecture is null)
+                {
+                    throw new ArgumentException($"'{path}' is a weights file: give the student's architecture with --arch (for example cnn:16,32).", "--arch");
+                }
+                weights = WeightsFile.ReadVerified(path);
             }
         }
         if (architecture is null)
         {
-            throw new ArgumentException($"'{path}' is a weights file: give the student's architecture with --arch (for example cnn:16,32).", "--arch");
+            throw new ArgumentException($"Checkpoint '{path}' does not name its student's architecture: give it with --arch (for example cnn:16,32).", "--arch");
         }
         TorchModel model = TorchModel.FromPreset(architecture, ImageShape, 10, seed: 0);
         try

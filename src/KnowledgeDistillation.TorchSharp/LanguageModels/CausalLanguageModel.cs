@@ -199,31 +199,6 @@ public sealed class CausalLanguageModel : nn.Module<Tensor, Tensor>
         }
     }
 
-    /// <summary>Writes the weights to <paramref name="path"/> atomically (temp file + rename).</summary>
-    public void SaveWeights(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temporary = full + $".{Environment.ProcessId}.tmp";
-        using (var stream = File.Create(temporary))
-        using (var writer = new BinaryWriter(stream))
-        {
-            save(writer);
-        }
-
-        File.Move(temporary, full, overwrite: true);
-    }
-
-    /// <summary>Reads weights written by <see cref="SaveWeights"/> for a model of the same shape.</summary>
-    public void LoadWeights(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        using var stream = File.OpenRead(path);
-        using var reader = new BinaryReader(stream);
-        load(reader, strict: true);
-    }
-
     private sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     {
         private readonly LayerNorm _norm1;

@@ -21,7 +21,7 @@ namespace KnowledgeDistillation.TorchSharp.LanguageModels;
 /// </remarks>
 public static class TorchSequenceLosses
 {
-    private const float Dropped = -1e30f;
+    private const float Dropped = SequenceLossPolicy.DroppedLogValue;
 
     /// <summary>Dense teacher logits <c>[batch, sequence, teacherVocabulary]</c> (detached inside).</summary>
     /// <param name="studentLogits">Student logits <c>[batch, sequence, studentVocabulary]</c>.</param>
@@ -56,12 +56,7 @@ public static class TorchSequenceLosses
             throw new NotSupportedException("Token mappings run on the fused CPU kernels only: use LogitLossPath.FusedCpuKernels.");
         }
 
-        int vocabulary = options.VocabularySize ?? (studentVocabulary == teacherVocabulary ? studentVocabulary
-            : throw new ArgumentException($"Teacher vocabulary ({teacherVocabulary}) and student vocabulary ({studentVocabulary}) differ. If one output layer only has padded rows, set SequenceLossOptions.VocabularySize; if the tokenizers differ, supply a TokenMapping.", nameof(teacherLogits)));
-        if (vocabulary > studentVocabulary || vocabulary > teacherVocabulary)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), vocabulary, $"SequenceLossOptions.VocabularySize = {vocabulary} exceeds the student ({studentVocabulary}) or teacher ({teacherVocabulary}) vocabulary.");
-        }
+        int vocabulary = SequenceLossPolicy.ComparedVocabulary(studentVocabulary, teacherVocabulary, options, mapping: null);
 
         using var scope = torch.NewDisposeScope();
         Tensor validMask = mask.to(studentLogits.device).to_type(ScalarType.Bool);
@@ -120,12 +115,8 @@ public static class TorchSequenceLosses
             throw new NotSupportedException("Token mappings run on the fused CPU kernels only: use LogitLossPath.FusedCpuKernels.");
         }
 
-        bool forward = options.Kind is DivergenceKind.ForwardKl or DivergenceKind.SoftTargetCrossEntropy || (options.Kind == DivergenceKind.JensenShannon && options.JsdBeta == 0f);
-        bool bucket = options.TopKTreatment == TopKMassTreatment.ExtraBucket;
-        if (!forward && valueKind == TopKValueKind.Logits && bucket)
-        {
-            throw new ArgumentException($"{options.Kind} with TopKMassTreatment.ExtraBucket needs the teacher's leftover mass, which top-k logits do not carry: pass log-probabilities or use TopKMassTreatment.Renormalize.", nameof(valueKind));
-        }
+        bool forward = SequenceLossPolicy.IsForward(options);
+        bool bucket = SequenceLossPolicy.Treatment(options, valueKind) == TopKMassTreatment.ExtraBucket;
 
         int vocabulary = options.VocabularySize ?? studentVocabulary;
         using var scope = torch.NewDisposeScope();
@@ -149,7 +140,7 @@ public static class TorchSequenceLosses
         float worst = droppedMass.masked_fill(validMask.logical_not(), zeroScalar).max().item<float>();
         if (worst > options.ExtraMassTolerance)
         {
-            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"The teacher puts probability {worst:G4} on ids at or above the compared vocabulary size {vocabulary} (tolerance {options.ExtraMassTolerance:G4}). Those ids are real tokens: check SequenceLossOptions.VocabularySize, or supply a TokenMapping."));
+            throw new InvalidOperationException(SequenceLossPolicy.ExtraMassMessage("", worst, vocabulary, options.ExtraMassTolerance));
         }
 
         Tensor logPt = logPtRaw.masked_fill(keep.logical_not(), dropped);
@@ -183,7 +174,7 @@ public static class TorchSequenceLosses
     }
 
     // Σ over the last dimension of the divergence between log-probabilities (dropped entries hold −1e30 on both sides).
-    private static Tensor RowDivergence(Tensor logPt, Tensor logPs, DivergenceKind kind, float beta)
+    internal static Tensor RowDivergence(Tensor logPt, Tensor logPs, DivergenceKind kind, float beta)
     {
         if (kind == DivergenceKind.JensenShannon && (beta == 0f || beta == 1f))
         {
@@ -214,13 +205,7 @@ public static class TorchSequenceLosses
 
     private static Tensor Reduce(Tensor rows, Tensor validMask, SequenceLossOptions options, float? normalizer)
     {
-        long valid = validMask.sum().item<long>();
-        if (normalizer is { } n && (!float.IsFinite(n) || n <= 0 || n < valid))
-        {
-            throw new ArgumentOutOfRangeException(nameof(normalizer), n, $"normalizer must be finite, > 0 and at least this batch's valid tokens ({valid}): pass the valid tokens of the whole accumulated batch.");
-        }
-
-        float divisor = normalizer ?? Math.Max(valid, 1);
+        float divisor = SequenceLossPolicy.Divisor(normalizer, validMask.sum().item<long>());
         double scale = (options.ScaleByTemperatureSquared ? (double)options.Temperature * options.Temperature : 1d) / divisor;
         using Scalar s = scale.ToScalar();
         using Scalar zero = 0.ToScalar();
@@ -237,7 +222,7 @@ public static class TorchSequenceLosses
         float worst = extra.add(all, TorchScalars.MinusOne).exp().masked_fill(validMask.logical_not(), zero).max().item<float>();
         if (worst > tolerance)
         {
-            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"The teacher puts probability {worst:G4} on its columns [{vocabulary}, {teacher.shape[2]}) beyond the compared vocabulary size {vocabulary} (tolerance {tolerance:G4}). Those rows are real tokens, not padding: check SequenceLossOptions.VocabularySize, or supply a TokenMapping if the tokenizers differ."));
+            throw new InvalidOperationException(SequenceLossPolicy.ExtraMassMessage(string.Create(CultureInfo.InvariantCulture, $"Columns [{vocabulary}, {teacher.shape[2]}): "), worst, vocabulary, tolerance));
         }
     }
 

@@ -1,4 +1,5 @@
 using KnowledgeDistillation.Abstractions;
+using KnowledgeDistillation.Data;
 using KnowledgeDistillation.TorchSharp.Features;
 using KnowledgeDistillation.TorchSharp.Runtime;
 using TorchSharp;
@@ -7,11 +8,12 @@ using static TorchSharp.torch;
 namespace KnowledgeDistillation.TorchSharp.Models;
 
 /// <summary>
-/// A TorchSharp classifier usable as a teacher (<see cref="ITeacher"/>: eval mode, no gradients) and as a student
-/// (<see cref="IStudent"/>, trained by <see cref="Training.TorchDistiller"/>). Its module lives on <see cref="Device"/>.
+/// A TorchSharp classifier over fixed-shape inputs (<see cref="Batch"/>): trained by <see cref="Training.TorchDistiller"/>
+/// as a student (<see cref="ITorchModel{TBatch}"/>), and a teacher like any other (<see cref="ITeacher"/>: eval mode, no
+/// gradients). Its module lives on <see cref="Device"/>.
 /// </summary>
 /// <remarks>Inference calls are serialised by a lock: one TorchSharp module is not safe for concurrent forward passes that switch modes.</remarks>
-public sealed class TorchModel : ITeacher, IStudent
+public sealed class TorchModel : ITorchModel<Batch>
 {
     private readonly Lock _gate = new();
     private readonly int[] _inputShape;
@@ -55,8 +57,44 @@ public sealed class TorchModel : ITeacher, IStudent
     /// <summary>The shape of one input sample.</summary>
     public IReadOnlyList<int> InputShape => _inputShape;
 
-    /// <inheritdoc cref="ITeacher.Metadata" />
+    /// <inheritdoc />
     public ModelMetadata Metadata { get; }
+
+    /// <inheritdoc />
+    public void EnsureCompatible(IBatchSource<Batch> data, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (data.ClassCount != Metadata.ClassCount)
+        {
+            throw new ArgumentException($"The data has {data.ClassCount} classes but model '{Metadata.Name}' has {Metadata.ClassCount}.", parameterName);
+        }
+        if (!data.SampleShape.SequenceEqual(_inputShape))
+        {
+            throw new ArgumentException(
+                $"The data's samples have shape [{string.Join(", ", data.SampleShape)}] but model '{Metadata.Name}' expects [{string.Join(", ", _inputShape)}].", parameterName);
+        }
+    }
+
+    /// <inheritdoc />
+    public Tensor ToInput(Batch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return ToInputTensor(batch.Inputs);
+    }
+
+    /// <inheritdoc />
+    public Tensor ForwardRows(Tensor input, IReadOnlyCollection<string>? capture = null, IDictionary<string, Tensor>? captured = null) =>
+        Forward(input, capture, captured);
+
+    /// <inheritdoc />
+    public RowLabels LabelsOf(Batch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return new RowLabels(batch.Labels, null);
+    }
+
+    /// <inheritdoc />
+    public void EnsureCapturable(IEnumerable<string> names, string role) => FeatureCapture.Validate(Module, names, role);
 
     /// <summary>
     /// Runs the module on a tensor already on <see cref="Device"/>, in the current mode and gradient state, capturing the named
@@ -100,10 +138,6 @@ public sealed class TorchModel : ITeacher, IStudent
         cancellationToken.ThrowIfCancellationRequested();
         return ValueTask.FromResult(Predict(inputs, intermediates));
     }
-
-    /// <inheritdoc />
-    public ValueTask<ModelOutput> PredictAsync(Float32Tensor inputs, IReadOnlyCollection<string>? intermediates = null, CancellationToken cancellationToken = default) =>
-        InferAsync(inputs, intermediates, cancellationToken);
 
     /// <summary>Runs the model in evaluation mode without gradients and copies the outputs to CPU memory.</summary>
     public ModelOutput Predict(Float32Tensor inputs, IReadOnlyCollection<string>? intermediates = null)
@@ -178,7 +212,7 @@ public sealed class TorchModel : ITeacher, IStudent
         return counter.Length;
     }
 
-    /// <inheritdoc cref="ITeacher.GetService" />
+    /// <inheritdoc />
     public object? GetService(Type serviceType, object? serviceKey = null)
     {
         ArgumentNullException.ThrowIfNull(serviceType);

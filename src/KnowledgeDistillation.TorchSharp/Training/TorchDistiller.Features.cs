@@ -1,9 +1,9 @@
-using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Losses;
 using KnowledgeDistillation.TorchSharp.Features;
 using KnowledgeDistillation.TorchSharp.Models;
 using KnowledgeDistillation.TorchSharp.Runtime;
+using KnowledgeDistillation.TorchSharp.Teachers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,9 +17,10 @@ public sealed partial class TorchDistiller
     /// <summary>
     /// Feature losses added to the logit loss (<see cref="AttentionTransferLoss"/>, <see cref="FitNetHintLoss"/>,
     /// <see cref="SimilarityPreservingLoss"/>, <see cref="RelationalKdLoss"/>, …): each contributes
-    /// <c>Weight × value</c> to the total and its unweighted value to the history under its name. They need a teacher
-    /// whose named layers can be captured (a <see cref="TorchModel"/>, or any <see cref="ITeacher"/> returning the
-    /// requested intermediates). Adapter parameters are optimised with the student and are not part of it.
+    /// <c>Weight × value</c> to the total and its unweighted value to the history under its name. They need a teacher signal
+    /// that gives the named features (<see cref="Abstractions.ModelMetadata.IntermediateNames"/> of its <see cref="ITeacherSignal{TBatch}.Metadata"/>: a TorchSharp model, or an
+    /// <see cref="Abstractions.ITeacher"/> returning the requested intermediates; not a cache). Adapter parameters are
+    /// optimised with the student and are not part of it.
     /// <value>The default value is empty (logit distillation only).</value>
     /// </summary>
     public IReadOnlyList<FeatureDistillationLoss> FeatureLosses { get; init; } = [];
@@ -37,7 +38,7 @@ public sealed partial class TorchDistiller
 
     private bool HasFeatureLosses => FeatureLosses.Count > 0;
 
-    private void ValidateFeatureSetup(TorchModel student, ITeacher? teacher)
+    private void ValidateFeatureSetup<TBatch>(ITorchModel<TBatch> student, ITeacherSignal<TBatch>? teacher)
     {
         if (HintEpochs < 0 || (HintEpochs > 0 && HintEpochs >= _options.Epochs))
         {
@@ -57,44 +58,47 @@ public sealed partial class TorchDistiller
         {
             throw new ArgumentException($"Two feature losses are named '{duplicate}'; their terms would be reported under one name. Use one loss with several pairs.", nameof(FeatureLosses));
         }
+        string losses = string.Join(", ", FeatureLosses.Select(l => l.Name));
         if (teacher is null)
         {
-            throw new ArgumentException($"Feature losses ({string.Join(", ", FeatureLosses.Select(l => l.Name))}) compare with a teacher's layers, but no teacher was given.", nameof(teacher));
+            throw new ArgumentException($"Feature losses ({losses}) compare with a teacher's layers, but no teacher was given.", nameof(teacher));
         }
-        FeatureCapture.Validate(student.Module, StudentFeatureNames, "student");
-        if (teacher is TorchModel t)
+        IReadOnlyList<string> available = teacher.Metadata.IntermediateNames;
+        if (available.Count == 0)
         {
-            FeatureCapture.Validate(t.Module, TeacherFeatureNames, "teacher");
+            throw new ArgumentException(
+                $"Feature losses ({losses}) need a live teacher's layers; teacher '{teacher.Metadata.Name}' gives none (a teacher cache holds logits only). Train with the teacher model instead.", nameof(teacher));
         }
-        else
+        student.EnsureCapturable(StudentFeatureNames, "student");
+        string[] unknown = TeacherFeatureNames.Where(n => !available.Contains(n)).ToArray();
+        if (unknown.Length > 0)
         {
-            string[] unknown = TeacherFeatureNames.Where(n => !teacher.Metadata.IntermediateNames.Contains(n)).ToArray();
-            if (unknown.Length > 0)
-            {
-                throw new ArgumentException(
-                    $"Teacher '{teacher.Metadata.Name}' has no intermediate named {string.Join(", ", unknown.Select(u => $"'{u}'"))}. Available: {string.Join(", ", teacher.Metadata.IntermediateNames)}.", nameof(teacher));
-            }
+            throw new ArgumentException(
+                $"The teacher ('{teacher.Metadata.Name}') has no layer named {string.Join(", ", unknown.Select(u => $"'{u}'"))}. Available: {string.Join(", ", available)}.", nameof(teacher));
         }
     }
 
     /// <summary>Runs one probe batch through both models (evaluation mode, no gradients) so that adapters are created from the real shapes.</summary>
-    private async Task InitializeFeatureLossesAsync(TorchModel student, ITeacher teacher, IBatchSource train, CancellationToken cancellationToken)
+    private async Task InitializeFeatureLossesAsync<TBatch>(ITorchModel<TBatch> student, ITeacherSignal<TBatch> teacher, IBatchSource<TBatch> train, CancellationToken cancellationToken)
     {
         if (FeatureLosses.All(l => l.IsInitialized))
         {
             return;
         }
-        Batch probe = train.GetBatches(_options.BatchSize, shuffle: false, 0, 0).First();
+        TBatch probe = train.GetBatches(_options.BatchSize, shuffle: false, 0, 0).First();
+        TeacherStepTargets teacherOutput = await teacher.FetchAsync(probe, new TeacherSignalRequest(false, TeacherFeatureNames, student.Device), cancellationToken).ConfigureAwait(false);
         Dictionary<string, long[]> studentShapes, teacherShapes;
         using (var scope = torch.NewDisposeScope())
         using (torch.no_grad())
         {
+            teacherOutput.Prepare();
+            teacherShapes = TeacherFeatureNames.ToDictionary(n => n, n => teacherOutput.Feature(n, student.Device).shape);
             bool wasTraining = student.Module.training;
             student.Module.eval();
             try
             {
                 var captured = new Dictionary<string, Tensor>();
-                student.Forward(student.ToInputTensor(probe.Inputs), StudentFeatureNames, captured);
+                student.ForwardRows(student.ToInput(probe), StudentFeatureNames, captured);
                 studentShapes = captured.ToDictionary(kv => kv.Key, kv => kv.Value.shape);
             }
             finally
@@ -102,8 +106,6 @@ public sealed partial class TorchDistiller
                 student.Module.train(wasTraining);
             }
         }
-        ModelOutput teacherOutput = await teacher.InferAsync(probe.Inputs, TeacherFeatureNames, cancellationToken).ConfigureAwait(false);
-        teacherShapes = TeacherFeatureNames.ToDictionary(n => n, n => FeatureOf(teacherOutput, n, teacher.Metadata.Name).Shape.Select(d => (long)d).ToArray());
         // Adapters draw their initial weights from libtorch's global RNG: seed it so a run is reproducible.
         torch.manual_seed(unchecked((_options.Seed * 104729L) + 17));
         foreach (FeatureDistillationLoss loss in FeatureLosses)
@@ -112,13 +114,8 @@ public sealed partial class TorchDistiller
         }
     }
 
-    private static Float32Tensor FeatureOf(ModelOutput output, string name, string teacher) =>
-        output.Intermediates.TryGetValue(name, out Float32Tensor? feature)
-            ? feature
-            : throw new InvalidOperationException($"Teacher '{teacher}' did not return the requested intermediate '{name}'.");
-
     /// <summary>The student's parameters and those of every feature loss's adapters: what the optimizer updates.</summary>
-    private IEnumerable<Parameter> TrainableParameters(TorchModel student) =>
+    private IEnumerable<Parameter> TrainableParameters<TBatch>(ITorchModel<TBatch> student) =>
         student.Module.parameters().Concat(FeatureLosses.SelectMany(l => l.Parameters));
 
     /// <summary>
@@ -141,14 +138,6 @@ public sealed partial class TorchDistiller
         return (total, terms);
     }
 
-    private static Dictionary<string, Tensor> TeacherFeaturesFromCpu(ModelOutput output, IEnumerable<string> names, Device device) =>
-        names.ToDictionary(n => n, n =>
-        {
-            Float32Tensor f = FeatureOf(output, n, "teacher");
-            Tensor t = torch.tensor(f.Data.ToArray(), f.Shape.Select(d => (long)d).ToArray());
-            return device.type == DeviceType.CPU ? t : t.to(device);
-        });
-
     private static LossValue Combine(LossValue? logit, Tensor? featureTotal, Dictionary<string, float> featureTerms)
     {
         var terms = logit is null ? new Dictionary<string, float>() : new Dictionary<string, float>(logit.Terms);
@@ -161,6 +150,6 @@ public sealed partial class TorchDistiller
         {
             total += featureTotal.detach().to(CPU).item<float>();
         }
-        return new LossValue(total, terms);
+        return new LossValue(total, terms, logit?.Parameters ?? new Dictionary<string, float>());
     }
 }

@@ -3,10 +3,12 @@ using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Losses;
 using KnowledgeDistillation.Metrics;
+using KnowledgeDistillation.TorchSharp.Features;
 using KnowledgeDistillation.TorchSharp.Losses;
 using KnowledgeDistillation.TorchSharp.Models;
 using KnowledgeDistillation.TorchSharp.Optimizers;
 using KnowledgeDistillation.TorchSharp.Runtime;
+using KnowledgeDistillation.TorchSharp.Teachers;
 using KnowledgeDistillation.Training;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,15 +18,19 @@ using static TorchSharp.torch;
 namespace KnowledgeDistillation.TorchSharp.Training;
 
 /// <summary>
-/// Trains a TorchSharp student from a teacher (or from labels alone) over a batch source: AdamW or SGD with momentum,
-/// warm-up and decay of the learning rate, gradient clipping and accumulation (with the loss normalised by the rows of
-/// the whole accumulated batch), seeded determinism, cancellation, callbacks, and resumable checkpoints.
+/// The one training loop for every model kind (<see cref="ITorchModel{TBatch}"/>: image classifiers, language models):
+/// a student learns from a teacher signal (<see cref="ITeacherSignal{TBatch}"/>: a model on the device, any
+/// <see cref="ITeacher"/>, precomputed targets) or from labels alone, with AdamW or SGD with momentum, warm-up and decay of
+/// the learning rate, gradient clipping and accumulation (the loss normalised by the counting rows of the whole accumulated
+/// batch), seeded determinism, cancellation, callbacks, per-epoch evaluation, and resumable checkpoints.
 /// </summary>
 /// <remarks>
-/// The logit loss runs as fused CPU kernels: the student's logits are read, the loss and d(loss)/d(logits) are
-/// computed in one pass, and the gradient enters libtorch's autograd through the surrogate <c>Σ logits ⊙ g</c>, whose
-/// gradient with respect to the logits is exactly <c>g</c> (the role a custom autograd function would play).
-/// On CUDA, Hinton and hard-label losses run as TorchSharp operations instead (see <see cref="LossPath"/>).
+/// <para>The trainer knows no concrete teacher, loss or model: a teacher is a signal, a loss declares the targets it accepts
+/// (<see cref="IDistillationLoss.AcceptedTargets"/>) and whether it has a TorchSharp form (<see cref="ITorchLogitLoss"/>), and a
+/// model turns its batches into logit rows with labels and a mask.</para>
+/// <para>On the fused CPU kernels the student's logits are read, the loss and d(loss)/d(logits) are computed in one pass,
+/// and the gradient enters libtorch's autograd through the surrogate <c>Σ logits ⊙ g</c>, whose gradient with respect to
+/// the logits is exactly <c>g</c>. The TorchSharp form keeps the logits on their device (see <see cref="LossPath"/>).</para>
 /// </remarks>
 public sealed partial class TorchDistiller
 {
@@ -35,7 +41,7 @@ public sealed partial class TorchDistiller
 
     /// <summary>Creates a trainer.</summary>
     /// <param name="options">Training options; validated before any work.</param>
-    /// <param name="loss">The logit loss; null means Hinton KD with <paramref name="options"/>' α and temperature.</param>
+    /// <param name="loss">The logit loss; null means Hinton KD with <paramref name="options"/>' α and temperature (<see cref="TorchLosses.Hinton"/>).</param>
     /// <param name="callbacks">Callbacks, called in order.</param>
     /// <param name="logger">A logger.</param>
     public TorchDistiller(DistillationOptions options, IDistillationLoss? loss = null, IEnumerable<IDistillationCallback>? callbacks = null, ILogger<TorchDistiller>? logger = null)
@@ -43,7 +49,7 @@ public sealed partial class TorchDistiller
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
-        _loss = loss ?? new HintonDistillationLoss(options.AlphaSchedule(), options.TemperatureSchedule());
+        _loss = loss ?? TorchLosses.Hinton(options.AlphaSchedule(), options.TemperatureSchedule());
         _callbacks = callbacks?.ToArray() ?? [];
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
@@ -51,7 +57,7 @@ public sealed partial class TorchDistiller
     /// <summary>Where the logit loss is computed. <value>The default value is <see cref="LogitLossPath.Auto"/>.</value></summary>
     public LogitLossPath LossPath { get; init; } = LogitLossPath.Auto;
 
-    /// <summary>Rows per evaluation batch. <value>The default value is 1000.</value></summary>
+    /// <summary>Rows (samples or sequences) per evaluation batch. <value>The default value is 1000.</value></summary>
     public int EvaluationBatchSize { get; init; } = 1000;
 
     /// <summary>The loss being optimised.</summary>
@@ -65,55 +71,36 @@ public sealed partial class TorchDistiller
     }
 
     /// <summary>
-    /// Trains <paramref name="student"/>. Everything is validated before the first step: options, shapes, class counts,
-    /// whether the loss needs a teacher, and the checkpoint to resume from.
+    /// Trains an image (or fixed-shape) classifier from any <see cref="ITeacher"/> (<see cref="TeacherSignal.FromTeacher"/>), or
+    /// from the labels alone when <paramref name="teacher"/> is null. See <see cref="FitAsync{TBatch}"/>.
     /// </summary>
-    /// <param name="student">The student (trained in place).</param>
-    /// <param name="teacher">The teacher; null when the loss needs none (training from scratch).</param>
-    /// <param name="train">Training data.</param>
-    /// <param name="validation">Evaluation data for per-epoch metrics (<c>val_accuracy</c>, <c>val_ece</c>, and with a teacher <c>val_agreement</c>, <c>val_kl_to_teacher</c>).</param>
-    /// <param name="resumeFrom">A checkpoint written by this trainer (same seed); training continues after its last epoch.</param>
-    /// <param name="cancellationToken">Stops training between micro-batches with <see cref="OperationCanceledException"/>.</param>
     public Task<DistillationHistory> FitAsync(
         TorchModel student, ITeacher? teacher, IBatchSource train, IBatchSource? validation = null,
         string? resumeFrom = null, CancellationToken cancellationToken = default) =>
-        FitCoreAsync(student, teacher, null, train, validation, resumeFrom, cancellationToken);
+        FitAsync<Batch>(student, teacher is null ? null : TeacherSignal.FromTeacher(teacher), train, validation, resumeFrom, cancellationToken);
 
     /// <summary>
-    /// Trains <paramref name="student"/> from precomputed teacher targets (an offline teacher cache) looked up by each
-    /// batch's sample indices, instead of running a teacher. A dense float32 cache gives the same loss values as the live
-    /// teacher; a top-k cache needs a loss that accepts sparse targets (<see cref="TopKHintonDistillationLoss"/>).
-    /// Before the first step the targets are checked against <paramref name="train"/> (same data set) and the loss.
+    /// Trains <paramref name="student"/>. Everything is validated before the first step: options, shapes, class counts,
+    /// whether the loss accepts what the teacher gives (and needs a teacher at all), the loss path, layer names of feature
+    /// losses, and the checkpoint to resume from.
     /// </summary>
+    /// <typeparam name="TBatch">The batch type of the model kind.</typeparam>
     /// <param name="student">The student (trained in place).</param>
-    /// <param name="teacherTargets">The teacher's targets for every sample of <paramref name="train"/>.</param>
-    /// <param name="train">Training data: exactly the data set the targets were computed on.</param>
-    /// <param name="validation">Evaluation data for <c>val_accuracy</c> and <c>val_ece</c> (no teacher metrics: there is no live teacher).</param>
-    /// <param name="resumeFrom">A checkpoint written by this trainer (same seed).</param>
-    /// <param name="cancellationToken">Stops training between micro-batches.</param>
-    public Task<DistillationHistory> FitFromTargetsAsync(
-        TorchModel student, ITeacherTargetSource teacherTargets, IBatchSource train, IBatchSource? validation = null,
+    /// <param name="teacher">The teacher signal; null when the loss needs none (training from scratch).</param>
+    /// <param name="train">Training data.</param>
+    /// <param name="validation">Evaluation data for per-epoch metrics: <c>val_accuracy</c>, <c>val_loss</c> (mean cross-entropy per
+    /// counting row; for a language model its exponential is the perplexity), <c>val_ece</c>, and with a teacher that computes
+    /// (not precomputed targets) <c>val_agreement</c> and <c>val_kl_to_teacher</c>.</param>
+    /// <param name="resumeFrom">A checkpoint written by this trainer (same seed); training continues after its last epoch.</param>
+    /// <param name="cancellationToken">Stops training between micro-batches with <see cref="OperationCanceledException"/>.</param>
+    public async Task<DistillationHistory> FitAsync<TBatch>(
+        ITorchModel<TBatch> student, ITeacherSignal<TBatch>? teacher, IBatchSource<TBatch> train, IBatchSource<TBatch>? validation = null,
         string? resumeFrom = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(teacherTargets);
-        return FitCoreAsync(student, null, teacherTargets, train, validation, resumeFrom, cancellationToken);
-    }
-
-    private async Task<DistillationHistory> FitCoreAsync(
-        TorchModel student, ITeacher? teacher, ITeacherTargetSource? targetSource, IBatchSource train, IBatchSource? validation,
-        string? resumeFrom, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(student);
         ArgumentNullException.ThrowIfNull(train);
         TorchSharpRuntime.EnsureInitialized();
-        int classes = student.Metadata.ClassCount;
-        ValidateSetup(student, teacher, train, validation, classes, targetSource);
-        if (targetSource is not null && HasFeatureLosses)
-        {
-            throw new ArgumentException(
-                $"Feature losses ({string.Join(", ", FeatureLosses.Select(l => l.Name))}) need a live teacher's layers; a teacher target source (cache) holds logits only. Train with FitAsync and the teacher instead.", nameof(targetSource));
-        }
-        ValidateFeatureSetup(student, teacher);
+        ValidateSetup(student, teacher, train, validation);
         long stepsPerEpoch = StepsPerEpoch(train.Count);
         long totalSteps = stepsPerEpoch * _options.Epochs;
         _options.Validate(totalSteps);
@@ -139,13 +126,9 @@ public sealed partial class TorchDistiller
             (startEpoch, step) = Restore(resumeFrom, student, optimizer, history);
         }
 
-        var control = new Control(this, student, optimizer, totalSteps);
-        control.Step = step;
-        control.History = history;
+        var control = new Control(this, student, optimizer, totalSteps) { Step = step, History = history };
         var clock = Stopwatch.StartNew();
-        TorchModel? torchTeacher = teacher as TorchModel;
-        torchTeacher?.Module.eval();
-        float[]? validationTeacherLogits = null;
+        var validationTeacherRows = new List<float[]>();
         foreach (IDistillationCallback callback in _callbacks)
         {
             callback.OnTrainingStarted(startEpoch, _options.Epochs, control);
@@ -160,49 +143,44 @@ public sealed partial class TorchDistiller
                 torch.manual_seed(unchecked((_options.Seed * 7919L) + epoch));
                 student.Module.train();
                 bool hintStage = epoch < HintEpochs;
-                foreach (var featureLoss in FeatureLosses)
+                foreach (FeatureDistillationLoss featureLoss in FeatureLosses)
                 {
                     featureLoss.Train(true);
                 }
                 var sums = new Dictionary<string, double>();
+                var parameterSums = new Dictionary<string, double>();
                 int stepsThisEpoch = 0;
                 double lr = 0;
-                int samples = 0;
-                using var batches = train.GetBatches(_options.BatchSize, shuffle: true, _options.Seed, epoch).GetEnumerator();
+                long samples = 0;
+                using IEnumerator<TBatch> batches = train.GetBatches(_options.BatchSize, shuffle: true, _options.Seed, epoch).GetEnumerator();
                 bool more = batches.MoveNext();
                 while (more)
                 {
-                    // One optimisation step: up to GradientAccumulationSteps micro-batches, normalised by all their rows.
-                    var group = new List<Batch>(_options.GradientAccumulationSteps);
+                    // One optimisation step: up to GradientAccumulationSteps micro-batches, normalised by all their counting rows.
+                    var group = new List<(TBatch Batch, RowLabels Labels)>(_options.GradientAccumulationSteps);
                     while (more && group.Count < _options.GradientAccumulationSteps)
                     {
-                        group.Add(batches.Current);
+                        group.Add((batches.Current, student.LabelsOf(batches.Current)));
                         more = batches.MoveNext();
                     }
-                    float normalizer = group.Sum(b => b.Labels.Length);
+                    float normalizer = Math.Max(1, group.Sum(g => g.Labels.CountingRows));
                     var stepTerms = new Dictionary<string, float>();
-                    foreach (Batch batch in group)
+                    var stepParameters = new Dictionary<string, float>();
+                    foreach ((TBatch batch, RowLabels labels) in group)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        bool needLogits = _loss.RequiresTeacher && !hintStage;
-                        TeacherTargets? teacherTargets = null;
-                        ModelOutput? teacherOutput = null;
-                        if (targetSource is not null)
-                        {
-                            teacherTargets = needLogits ? await GetTargetsAsync(targetSource, batch, classes, cancellationToken).ConfigureAwait(false) : null;
-                        }
-                        else if (teacher is not null && torchTeacher is null && (HasFeatureLosses || needLogits))
-                        {
-                            teacherOutput = await InferTeacherAsync(teacher, batch, classes, HasFeatureLosses ? TeacherFeatureNames : null, cancellationToken).ConfigureAwait(false);
-                            teacherTargets = TeacherTargets.Dense(teacherOutput.Logits);
-                        }
-                        LossValue value = MicroStep(student, torchTeacher, teacherTargets, teacherOutput, batch, classes, step, totalSteps, normalizer, hintStage);
+                        LossValue value = await MicroStepAsync(student, teacher, batch, labels, step, totalSteps, normalizer, hintStage, cancellationToken).ConfigureAwait(false);
+                        float share = labels.CountingRows / normalizer;
                         foreach ((string key, float v) in value.Terms)
                         {
-                            stepTerms[key] = stepTerms.GetValueOrDefault(key) + (IsRate(key) ? v * batch.Labels.Length / normalizer : v);
+                            stepTerms[key] = stepTerms.GetValueOrDefault(key) + v;
+                        }
+                        foreach ((string key, float v) in value.Parameters)
+                        {
+                            stepParameters[key] = stepParameters.GetValueOrDefault(key) + (v * share);
                         }
                         stepTerms["total"] = stepTerms.GetValueOrDefault("total") + value.Total;
-                        samples += batch.Labels.Length;
+                        samples += labels.Labels.Length;
                     }
                     lr = ApplyStep(student, optimizer, step, totalSteps);
                     step++;
@@ -212,6 +190,10 @@ public sealed partial class TorchDistiller
                     {
                         sums[key] = sums.GetValueOrDefault(key) + v;
                     }
+                    foreach ((string key, float v) in stepParameters)
+                    {
+                        parameterSums[key] = parameterSums.GetValueOrDefault(key) + v;
+                    }
                     foreach (IDistillationCallback callback in _callbacks)
                     {
                         callback.OnStepCompleted(step, stepTerms, control);
@@ -219,25 +201,15 @@ public sealed partial class TorchDistiller
                 }
 
                 var trainLoss = sums.ToDictionary(kv => kv.Key, kv => kv.Value / Math.Max(1, stepsThisEpoch));
-                var metrics = new Dictionary<string, double>();
-                if (validation is not null)
-                {
-                    if (torchTeacher is not null || teacher is not null)
-                    {
-                        validationTeacherLogits ??= await PredictAllAsync(teacher!, validation, cancellationToken).ConfigureAwait(false);
-                    }
-                    float[] studentLogits = await PredictAllAsync(student, validation, cancellationToken).ConfigureAwait(false);
-                    int[] labels = AllLabels(validation);
-                    metrics["val_accuracy"] = ClassificationMetrics.Accuracy(studentLogits, labels, classes);
-                    metrics["val_ece"] = ClassificationMetrics.ExpectedCalibrationError(studentLogits, labels, classes);
-                    if (validationTeacherLogits is not null)
-                    {
-                        metrics["val_agreement"] = ClassificationMetrics.Agreement(studentLogits, validationTeacherLogits, classes);
-                        metrics["val_kl_to_teacher"] = ClassificationMetrics.MeanKlToTeacher(studentLogits, validationTeacherLogits, classes);
-                    }
-                }
+                var parameters = parameterSums.ToDictionary(kv => kv.Key, kv => kv.Value / Math.Max(1, stepsThisEpoch));
+                IReadOnlyDictionary<string, double> metrics = validation is null
+                    ? new Dictionary<string, double>()
+                    : await EvaluateAsync(student, teacher, validation, validationTeacherRows, cancellationToken).ConfigureAwait(false);
                 epochClock.Stop();
-                var summary = new EpochSummary(epoch, step, trainLoss, metrics, lr, epochClock.Elapsed, samples / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds));
+                var summary = new EpochSummary(epoch, step, trainLoss, metrics, lr, epochClock.Elapsed, samples / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds))
+                {
+                    Parameters = parameters,
+                };
                 history.Add(summary);
                 control.EpochsCompleted = epoch + 1;
                 LogEpoch(_logger, epoch + 1, _options.Epochs, trainLoss.GetValueOrDefault("total"), metrics.GetValueOrDefault("val_accuracy", double.NaN), epochClock.Elapsed.TotalSeconds);
@@ -259,42 +231,62 @@ public sealed partial class TorchDistiller
         return history;
     }
 
-    // Terms such as alpha and temperature are rates, not sums: average them over the micro-batches by rows.
-    private static bool IsRate(string key) => key.EndsWith("alpha", StringComparison.Ordinal) || key.EndsWith("temperature", StringComparison.Ordinal) || key.EndsWith(".weight", StringComparison.Ordinal);
+    /// <summary>
+    /// One micro-batch of the training loop — the teacher's targets, forward, loss and backward — exactly as
+    /// <see cref="FitAsync{TBatch}"/> runs it: gradients accumulate in the student's parameters (and the feature losses'
+    /// adapters); no optimiser step. Public so that benchmarks and custom loops run the trainer's own step.
+    /// </summary>
+    /// <param name="student">The student, in the mode the caller wants (training mode for a training step).</param>
+    /// <param name="teacher">The teacher signal, or null.</param>
+    /// <param name="batch">The micro-batch.</param>
+    /// <param name="normalizer">The counting rows of the whole accumulated batch (rows, or valid tokens); null for this batch's.</param>
+    /// <param name="step">The optimisation step (for schedules).</param>
+    /// <param name="totalSteps">The total number of steps (for schedules).</param>
+    /// <param name="cancellationToken">Cancels the teacher's fetch.</param>
+    /// <returns>The loss, its terms and parameters.</returns>
+    public Task<LossValue> ComputeGradientsAsync<TBatch>(
+        ITorchModel<TBatch> student, ITeacherSignal<TBatch>? teacher, TBatch batch, float? normalizer = null, long step = 0, long totalSteps = 1,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(student);
+        RowLabels labels = student.LabelsOf(batch);
+        return MicroStepAsync(student, teacher, batch, labels, step, totalSteps, normalizer ?? Math.Max(1, labels.CountingRows), hintStage: false, cancellationToken);
+    }
 
-    private LossValue MicroStep(TorchModel student, TorchModel? torchTeacher, TeacherTargets? teacherCpu, ModelOutput? teacherOutput, Batch batch, int classes, long step, long totalSteps, float normalizer, bool hintStage)
+    private async Task<LossValue> MicroStepAsync<TBatch>(
+        ITorchModel<TBatch> student, ITeacherSignal<TBatch>? teacher, TBatch batch, RowLabels labels, long step, long totalSteps, float normalizer,
+        bool hintStage, CancellationToken cancellationToken)
+    {
+        bool needTargets = _loss.AcceptedTargets != TeacherTargetKinds.None && !hintStage;
+        TeacherStepTargets? targets = null;
+        if (teacher is not null && (needTargets || HasFeatureLosses))
+        {
+            // Outside the step's dispose scope: the fetch may await I/O and resume on another thread.
+            var request = new TeacherSignalRequest(needTargets, HasFeatureLosses ? TeacherFeatureNames : [], student.Device);
+            targets = await teacher.FetchAsync(batch, request, cancellationToken).ConfigureAwait(false);
+        }
+        return Step(student, targets, batch, labels, step, totalSteps, normalizer, hintStage);
+    }
+
+    private LossValue Step<TBatch>(ITorchModel<TBatch> student, TeacherStepTargets? targets, TBatch batch, RowLabels labels, long step, long totalSteps, float normalizer, bool hintStage)
     {
         using var scope = torch.NewDisposeScope();
-        Tensor x = student.ToInputTensor(batch.Inputs);
-        Tensor? teacherLogits = null;
-        Dictionary<string, Tensor>? teacherFeatures = HasFeatureLosses ? new() : null;
-        if (torchTeacher is not null && ((_loss.RequiresTeacher && !hintStage) || HasFeatureLosses))
-        {
-            using var noGrad = torch.no_grad();
-            Tensor tx = torchTeacher.Device == student.Device ? x : x.to(torchTeacher.Device);
-            teacherLogits = torchTeacher.Forward(tx, teacherFeatures is not null ? TeacherFeatureNames : null, teacherFeatures).to(student.Device);
-            CheckLogits(teacherLogits.shape, batch.Labels.Length, classes, "teacher");
-            if (teacherFeatures is not null && torchTeacher.Device != student.Device)
-            {
-                teacherFeatures = teacherFeatures.ToDictionary(kv => kv.Key, kv => kv.Value.to(student.Device));
-            }
-        }
-        else
-        {
-            if (teacherFeatures is not null && teacherOutput is not null)
-            {
-                teacherFeatures = TeacherFeaturesFromCpu(teacherOutput, TeacherFeatureNames, student.Device);
-            }
-            if (teacherCpu?.Logits is { } dense && UseTorchOperations(student))
-            {
-                teacherLogits = torch.tensor(dense.Data.ToArray(), [dense.Rows, classes]).to(student.Device);
-            }
-        }
+        Tensor x = student.ToInput(batch);
+        // The teacher runs first (a model on the device runs its forward pass here, inside this step's scope).
+        targets?.Prepare();
         Dictionary<string, Tensor>? studentFeatures = HasFeatureLosses ? new() : null;
-        Tensor logits = student.Forward(x, HasFeatureLosses ? StudentFeatureNames : null, studentFeatures);
-        CheckLogits(logits.shape, batch.Labels.Length, classes, "student");
+        Tensor logits = student.ForwardRows(x, HasFeatureLosses ? StudentFeatureNames : null, studentFeatures);
+        int classes = student.Metadata.ClassCount;
+        if (logits.dim() != 2 || logits.shape[0] != labels.Labels.Length || logits.shape[1] != classes)
+        {
+            throw new InvalidOperationException($"Student '{student.Metadata.Name}' produced logit rows of shape [{string.Join(", ", logits.shape)}]; expected [{labels.Labels.Length}, {classes}].");
+        }
+        if (targets is not null && targets.Kind != TeacherTargetKinds.None && targets.Rows != labels.Labels.Length)
+        {
+            throw new InvalidOperationException($"The teacher gave targets for {targets.Rows} rows; the student's batch has {labels.Labels.Length}.");
+        }
         (Tensor? featureTotal, Dictionary<string, float> featureTerms) = HasFeatureLosses
-            ? ComputeFeatureTerms(studentFeatures!, teacherFeatures!, batch.Labels.Length / normalizer)
+            ? ComputeFeatureTerms(studentFeatures!, TeacherFeatureNames.ToDictionary(n => n, n => targets!.Feature(n, student.Device)), labels.CountingRows / normalizer)
             : (null, new Dictionary<string, float>());
 
         if (hintStage)
@@ -303,49 +295,67 @@ public sealed partial class TorchDistiller
             featureTotal!.backward();
             return Combine(null, featureTotal, featureTerms);
         }
+        return Combine(RunLoss(logits, labels, targets, step, totalSteps, normalizer, featureTotal, student.Device), featureTotal, featureTerms);
+    }
 
-        if (UseTorchOperations(student) && _loss is HintonDistillationLoss or HardLabelLoss)
+    private LossValue RunLoss(Tensor logits, RowLabels labels, TeacherStepTargets? targets, long step, long totalSteps, float normalizer, Tensor? featureTotal, Device device)
+    {
+        TeacherTargetKinds use = ChooseTargets(targets?.Kind ?? TeacherTargetKinds.None);
+        if (TorchFormFor(device) is { } torchLoss)
         {
-            return Combine(TorchOpsStep(logits, teacherLogits, batch, step, totalSteps, normalizer, featureTotal), featureTotal, featureTerms);
+            Tensor labelTensor = torch.tensor(labels.Labels.Select(l => (long)l).ToArray()).to(device);
+            Tensor? mask = labels.Mask is null ? null : torch.tensor(labels.Mask).to(device);
+            (Tensor Indices, Tensor Values)? topK = use == TeacherTargetKinds.TopK ? targets!.TopKTensors(device) : null;
+            var inputs = new TorchLossInputs(logits, labelTensor, mask, step, totalSteps, normalizer)
+            {
+                TeacherLogits = use == TeacherTargetKinds.DenseLogits ? targets!.DenseLogits(device) : null,
+                TeacherTopKIndices = topK?.Indices,
+                TeacherTopKValues = topK?.Values,
+                TeacherTopKValueKind = targets?.TopKValueKind ?? default,
+            };
+            TorchLossValue value = torchLoss.ComputeOnDevice(inputs);
+            (featureTotal is null ? value.Loss : value.Loss.add(featureTotal, TorchScalars.One)).backward();
+            return new LossValue(value.Loss.item<float>(), value.Terms.ToDictionary(kv => kv.Key, kv => kv.Value.detach().item<float>()), value.Parameters);
         }
 
         float[] studentCpu = logits.detach().to(CPU).data<float>().ToArray();
-        ReadOnlySpan<float> teacherValues = teacherLogits is not null
-            ? teacherLogits.detach().to(CPU).data<float>().ToArray()
-            : teacherCpu?.Logits is { } cpuLogits ? cpuLogits.Data.Span : [];
+        ReadOnlyMemory<float> dense = use == TeacherTargetKinds.DenseLogits ? targets!.DenseLogitsOnCpu() : default;
+        (ReadOnlyMemory<int> indices, ReadOnlyMemory<float> values) = use == TeacherTargetKinds.TopK ? targets!.TopKOnCpu() : default;
         var gradient = new float[studentCpu.Length];
-        var inputs = new LossInputs(studentCpu, teacherValues, batch.Labels, classes, step, totalSteps, normalizer)
+        var lossInputs = new LossInputs(studentCpu, dense.Span, labels.Labels, (int)logits.shape[1], step, totalSteps, normalizer)
         {
-            TeacherTopK = teacherCpu?.K ?? 0,
-            TeacherTopKIndices = teacherCpu is { IsTopK: true } ? teacherCpu.TopKIndices.Span : [],
-            TeacherTopKValues = teacherCpu is { IsTopK: true } ? teacherCpu.TopKValues.Span : [],
-            TeacherTopKValueKind = teacherCpu?.ValueKind ?? default,
+            Mask = labels.Mask,
+            TeacherClassCount = use == TeacherTargetKinds.DenseLogits ? targets!.ClassCount : 0,
+            TeacherTopK = use == TeacherTargetKinds.TopK ? targets!.TopK : 0,
+            TeacherTopKIndices = indices.Span,
+            TeacherTopKValues = values.Span,
+            TeacherTopKValueKind = targets?.TopKValueKind ?? default,
         };
-        LossValue value = _loss.Compute(inputs, gradient);
+        LossValue loss = _loss.Compute(lossInputs, gradient);
         Tensor g = torch.tensor(gradient, logits.shape).to(logits.device);
         Tensor surrogate = logits.mul(g).sum();
         (featureTotal is null ? surrogate : surrogate.add(featureTotal, TorchScalars.One)).backward();
-        return Combine(value, featureTotal, featureTerms);
+        return loss;
     }
 
-    private LossValue TorchOpsStep(Tensor logits, Tensor? teacherLogits, Batch batch, long step, long totalSteps, float normalizer, Tensor? featureTotal = null)
+    // Dense logits when the loss takes them (a top-k loss extracts its own top-k from them), else the top-k list.
+    private TeacherTargetKinds ChooseTargets(TeacherTargetKinds present)
     {
-        Tensor labels = torch.tensor(batch.Labels.Select(l => (long)l).ToArray()).to(logits.device);
-        (float alpha, float temperature) = _loss is HintonDistillationLoss h
-            ? (h.Alpha.ValueAt(step, totalSteps), h.Temperature.ValueAt(step, totalSteps))
-            : (0f, 1f);
-        (Tensor total, Tensor kd, Tensor ce) = TorchLogitLosses.Hinton(logits, teacherLogits ?? logits, labels, temperature, alpha, normalizer);
-        (featureTotal is null ? total : total.add(featureTotal, TorchScalars.One)).backward();
-        var terms = _loss is HintonDistillationLoss
-            ? new Dictionary<string, float> { ["kd"] = kd.item<float>(), ["ce"] = ce.item<float>(), ["alpha"] = alpha, ["temperature"] = temperature }
-            : new Dictionary<string, float> { ["ce"] = ce.item<float>() };
-        return new LossValue(total.item<float>(), terms);
+        TeacherTargetKinds usable = present & _loss.AcceptedTargets;
+        return usable.HasFlag(TeacherTargetKinds.DenseLogits) ? TeacherTargetKinds.DenseLogits
+            : usable.HasFlag(TeacherTargetKinds.TopK) ? TeacherTargetKinds.TopK
+            : TeacherTargetKinds.None;
     }
 
-    private bool UseTorchOperations(TorchModel student) =>
-        LossPath == LogitLossPath.TorchOperations || (LossPath == LogitLossPath.Auto && student.Device.type != DeviceType.CPU);
+    // The TorchSharp form when it is asked for (validated before training) or, on Auto, off the CPU where the loss has a usable one.
+    private ITorchLogitLoss? TorchFormFor(Device device) => LossPath switch
+    {
+        LogitLossPath.TorchOperations => (ITorchLogitLoss)_loss,
+        LogitLossPath.Auto when device.type != DeviceType.CPU && _loss is ITorchLogitLoss { TorchOperationsUnavailableReason: null } form => form,
+        _ => null,
+    };
 
-    private double ApplyStep(TorchModel student, IStepOptimizer optimizer, long step, long totalSteps)
+    private double ApplyStep<TBatch>(ITorchModel<TBatch> student, IStepOptimizer optimizer, long step, long totalSteps)
     {
         if (_options.GradientClipNorm is { } clip)
         {
@@ -360,112 +370,123 @@ public sealed partial class TorchDistiller
     }
 
     // This library's optimizers, not torch.optim: see StableOptimizer for the TorchSharp Scalar lifetime bug they avoid.
-    private IStepOptimizer CreateOptimizer(TorchModel student) => _options.Optimizer switch
+    private IStepOptimizer CreateOptimizer<TBatch>(ITorchModel<TBatch> student) => _options.Optimizer switch
     {
         OptimizerKind.Sgd => new StableSgd(TrainableParameters(student), _options.Momentum, _options.WeightDecay),
         _ => new StableAdamW(TrainableParameters(student), _options.WeightDecay),
     };
 
-    private static async Task<ModelOutput> InferTeacherAsync(ITeacher teacher, Batch batch, int classes, IReadOnlyCollection<string>? intermediates, CancellationToken cancellationToken)
+    private async Task<IReadOnlyDictionary<string, double>> EvaluateAsync<TBatch>(
+        ITorchModel<TBatch> student, ITeacherSignal<TBatch>? teacher, IBatchSource<TBatch> validation, List<float[]> teacherRows, CancellationToken cancellationToken)
     {
-        ModelOutput output = await teacher.InferAsync(batch.Inputs, intermediates, cancellationToken).ConfigureAwait(false);
-        if (output.Logits.Shape.Count != 2 || output.Logits.Shape[0] != batch.Labels.Length || output.Logits.Shape[1] != classes)
-        {
-            throw new InvalidOperationException(
-                $"Teacher '{teacher.Metadata.Name}' returned logits of shape {output.Logits.ShapeText} for a batch of {batch.Labels.Length}; expected [{batch.Labels.Length}, {classes}].");
-        }
-        return output;
-    }
-
-    private static async Task<TeacherTargets> GetTargetsAsync(ITeacherTargetSource source, Batch batch, int classes, CancellationToken cancellationToken)
-    {
-        TeacherTargets targets = await source.GetTargetsAsync(batch, cancellationToken).ConfigureAwait(false);
-        if (targets.Rows != batch.Labels.Length || targets.Classes != classes)
-        {
-            throw new InvalidOperationException(
-                $"Teacher targets '{source.TeacherId}' gave {targets.Rows} rows of {targets.Classes} classes for a batch of {batch.Labels.Length}; expected {classes} classes.");
-        }
-        return targets;
-    }
-
-    // A loss accepts top-k targets when every term that needs a teacher does.
-    private static bool AcceptsTopK(IDistillationLoss loss) =>
-        !loss.RequiresTeacher || loss is TopKHintonDistillationLoss || (loss is CompositeDistillationLoss c && c.Terms.All(t => AcceptsTopK(t.Loss)));
-
-    private async Task<float[]> PredictAllAsync(ITeacher model, IBatchSource data, CancellationToken cancellationToken)
-    {
-        var all = new float[(long)data.Count * data.ClassCount];
-        int at = 0;
-        foreach (Batch batch in data.GetBatches(EvaluationBatchSize, shuffle: false, 0, 0))
+        int classes = student.Metadata.ClassCount;
+        var metrics = new RowMetrics(classes);
+        // Precomputed targets exist only for the training rows: teacher metrics need a teacher that computes.
+        bool teacherMetrics = teacher is { IsPrecomputed: false } && teacher.Provides.HasFlag(TeacherTargetKinds.DenseLogits) && teacher.Metadata.ClassCount == classes;
+        var request = new TeacherSignalRequest(true, [], student.Device);
+        int index = 0;
+        foreach (TBatch batch in validation.GetBatches(EvaluationBatchSize, shuffle: false, 0, 0))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            ModelOutput output = await model.InferAsync(batch.Inputs, null, cancellationToken).ConfigureAwait(false);
-            output.Logits.Data.Span.CopyTo(all.AsSpan(at));
-            at += output.Logits.Data.Length;
+            RowLabels labels = student.LabelsOf(batch);
+            if (teacherMetrics && index == teacherRows.Count)
+            {
+                // The teacher does not change: its rows are computed at the first evaluation and kept.
+                TeacherStepTargets targets = await teacher!.FetchAsync(batch, request, cancellationToken).ConfigureAwait(false);
+                using var teacherScope = torch.NewDisposeScope();
+                targets.Prepare();
+                teacherRows.Add(targets.DenseLogitsOnCpu().ToArray());
+            }
+            float[] studentRows = PredictRows(student, batch);
+            metrics.Add(studentRows, labels.Labels, labels.Mask, teacherMetrics ? teacherRows[index] : default);
+            index++;
         }
-        return all;
+        var result = new Dictionary<string, double>
+        {
+            ["val_accuracy"] = metrics.Accuracy,
+            ["val_loss"] = metrics.MeanCrossEntropy,
+            ["val_ece"] = metrics.ExpectedCalibrationError,
+        };
+        if (metrics.HasTeacher)
+        {
+            result["val_agreement"] = metrics.Agreement;
+            result["val_kl_to_teacher"] = metrics.MeanKlToTeacher;
+        }
+        return result;
     }
 
-    private static int[] AllLabels(IBatchSource data) =>
-        data.GetBatches(int.MaxValue, shuffle: false, 0, 0).SelectMany(b => b.Labels).ToArray();
-
-    private void ValidateSetup(TorchModel student, ITeacher? teacher, IBatchSource train, IBatchSource? validation, int classes, ITeacherTargetSource? targets)
+    // The student's logit rows in evaluation mode without gradients (dropout off, batch norm on running statistics).
+    private static float[] PredictRows<TBatch>(ITorchModel<TBatch> student, TBatch batch)
     {
-        if (targets is not null)
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        bool wasTraining = student.Module.training;
+        student.Module.eval();
+        try
         {
-            if (targets.ClassCount != classes)
-            {
-                throw new ArgumentException($"The teacher targets '{targets.TeacherId}' have {targets.ClassCount} classes but student '{student.Metadata.Name}' has {classes}.", "teacherTargets");
-            }
-            if (targets.IsTopK && !AcceptsTopK(_loss))
-            {
-                throw new ArgumentException(
-                    $"The teacher targets '{targets.TeacherId}' are top-k, but loss '{_loss.Name}' needs dense teacher logits. Use TopKHintonDistillationLoss, or a float32/float16 cache.", "teacherTargets");
-            }
-            targets.EnsureMatches(train);
+            using Tensor rows = student.ForwardRows(student.ToInput(batch)).detach().to(CPU).to_type(ScalarType.Float32).contiguous();
+            return rows.data<float>().ToArray();
         }
+        finally
+        {
+            student.Module.train(wasTraining);
+        }
+    }
+
+    private void ValidateSetup<TBatch>(ITorchModel<TBatch> student, ITeacherSignal<TBatch>? teacher, IBatchSource<TBatch> train, IBatchSource<TBatch>? validation)
+    {
         if (train.Count == 0)
         {
             throw new ArgumentException("The training data set is empty: there is nothing to train on.", nameof(train));
         }
-        if (train.ClassCount != classes)
+        student.EnsureCompatible(train, nameof(train));
+        if (validation is not null)
         {
-            throw new ArgumentException($"The training data has {train.ClassCount} classes but student '{student.Metadata.Name}' has {classes}.", nameof(train));
+            student.EnsureCompatible(validation, nameof(validation));
         }
-        if (!train.SampleShape.SequenceEqual(student.InputShape))
-        {
-            throw new ArgumentException(
-                $"The training data's samples have shape [{string.Join(", ", train.SampleShape)}] but student '{student.Metadata.Name}' expects [{string.Join(", ", student.InputShape)}].", nameof(train));
-        }
-        if (validation is not null && (validation.ClassCount != classes || !validation.SampleShape.SequenceEqual(student.InputShape)))
-        {
-            throw new ArgumentException($"The validation data ({validation.ClassCount} classes, samples [{string.Join(", ", validation.SampleShape)}]) does not match the training data.", nameof(validation));
-        }
-        if (_loss.RequiresTeacher && teacher is null && targets is null)
+        if (_loss.AcceptedTargets != TeacherTargetKinds.None && teacher is null)
         {
             throw new ArgumentException($"Loss '{_loss.Name}' distils from a teacher, but no teacher was given. Pass a teacher, or use HardLabelLoss to train from scratch.", nameof(teacher));
         }
-        if (teacher is not null && teacher.Metadata.ClassCount != classes)
+        if (teacher is not null)
         {
-            throw new ArgumentException(
-                $"Teacher '{teacher.Metadata.Name}' has {teacher.Metadata.ClassCount} classes but student '{student.Metadata.Name}' has {classes}; they must agree.", nameof(teacher));
+            ModelMetadata t = teacher.Metadata, s = student.Metadata;
+            if (!_loss.AcceptsTeacher(s, t))
+            {
+                throw new ArgumentException(t.ClassCount != s.ClassCount
+                    ? $"Teacher '{t.Name}' has {t.ClassCount} classes but student '{s.Name}' has {s.ClassCount}; they must agree."
+                    : $"Teacher '{t.Name}' and student '{s.Name}' use different vocabularies ('{t.Vocabulary}', '{s.Vocabulary}'); loss '{_loss.Name}' compares the same classes.", nameof(teacher));
+            }
+            if (_loss.AcceptedTargets != TeacherTargetKinds.None && (teacher.Provides & _loss.AcceptedTargets) == TeacherTargetKinds.None)
+            {
+                throw new ArgumentException(
+                    $"The teacher targets '{teacher.Metadata.Name}' are {Describe(teacher.Provides)}, but loss '{_loss.Name}' needs {Describe(_loss.AcceptedTargets)}. " +
+                    "Use a loss that accepts them (hinton-topk takes top-k targets), or a teacher (or float32/float16 cache) that gives dense logits.", nameof(teacher));
+            }
+            teacher.EnsureCompatible(train, nameof(teacher));
         }
-        if (teacher is TorchModel t && !t.InputShape.SequenceEqual(student.InputShape))
+        if (LossPath == LogitLossPath.TorchOperations)
         {
-            throw new ArgumentException(
-                $"Teacher '{t.Metadata.Name}' expects inputs [{string.Join(", ", t.InputShape)}] but student '{student.Metadata.Name}' expects [{string.Join(", ", student.InputShape)}].", nameof(teacher));
+            string? reason = _loss is ITorchLogitLoss form
+                ? form.TorchOperationsUnavailableReason
+                : $"loss '{_loss.Name}' ({_loss.GetType().Name}) has no TorchSharp-operations form (build it with TorchLosses, or a recipe, to get one)";
+            if (reason is not null)
+            {
+                throw new ArgumentException($"LossPath is TorchOperations, but {reason}. Use LogitLossPath.FusedCpuKernels or Auto.", nameof(LossPath));
+            }
         }
+        ValidateFeatureSetup(student, teacher);
     }
 
-    private static void CheckLogits(long[] shape, int rows, int classes, string who)
+    private static string Describe(TeacherTargetKinds kinds) => kinds switch
     {
-        if (shape.Length != 2 || shape[0] != rows || shape[1] != classes)
-        {
-            throw new InvalidOperationException($"The {who} produced logits of shape [{string.Join(", ", shape)}]; expected [{rows}, {classes}].");
-        }
-    }
+        TeacherTargetKinds.DenseLogits => "dense teacher logits",
+        TeacherTargetKinds.TopK => "top-k",
+        TeacherTargetKinds.None => "no targets",
+        _ => "dense logits or top-k lists",
+    };
 
-    private (int Epoch, long Step) Restore(string path, TorchModel student, IStepOptimizer optimizer, DistillationHistory history)
+    private (int Epoch, long Step) Restore<TBatch>(string path, ITorchModel<TBatch> student, IStepOptimizer optimizer, DistillationHistory history)
     {
         TrainingCheckpoint checkpoint = TrainingCheckpoint.Load(path);
         CheckpointHeader header = checkpoint.Header;
@@ -512,7 +533,7 @@ public sealed partial class TorchDistiller
     [LoggerMessage(Level = LogLevel.Information, Message = "epoch {Epoch}/{Epochs}: loss {Loss:F4}, val_accuracy {Accuracy:P2} ({Seconds:F1} s)")]
     private static partial void LogEpoch(ILogger logger, int epoch, int epochs, double loss, double accuracy, double seconds);
 
-    private sealed class Control(TorchDistiller owner, TorchModel student, IStepOptimizer optimizer, long totalSteps) : ITrainingControl
+    private sealed class Control(TorchDistiller owner, IStudent student, IStepOptimizer optimizer, long totalSteps) : ITrainingControl
     {
         public string? StopReason { get; private set; }
 
@@ -520,7 +541,7 @@ public sealed partial class TorchDistiller
 
         public int EpochsCompleted { get; set; }
 
-        public DistillationHistory History { get; set; } = new();
+        public DistillationHistory History { get; init; } = new();
 
         public long TotalSteps => totalSteps;
 

@@ -1,25 +1,16 @@
 namespace KnowledgeDistillation.Abstractions;
 
 /// <summary>
-/// A trainable model that learns from a teacher. Training itself is backend-specific (for example the TorchSharp
-/// trainer); this interface covers what is common: inference, size, and persistence of the weights.
+/// A trainable model: what a trainer trains (the TorchSharp trainer takes one whose backend it knows), and, once trained,
+/// a teacher like any other (<see cref="ITeacher"/>): a model trained here can teach the next one. Adds persistence of the
+/// weights to inference.
 /// </summary>
-public interface IStudent : IDisposable
+public interface IStudent : ITeacher
 {
-    /// <summary>What the student is.</summary>
-    ModelMetadata Metadata { get; }
-
-    /// <summary>Runs the student in evaluation mode (no gradients) on a batch.</summary>
-    /// <exception cref="ArgumentException">The input shape does not fit the model, or an intermediate name is unknown.</exception>
-    ValueTask<ModelOutput> PredictAsync(Float32Tensor inputs, IReadOnlyCollection<string>? intermediates = null, CancellationToken cancellationToken = default);
-
     /// <summary>Writes the weights to a stream.</summary>
     void SaveWeights(Stream destination);
 
     /// <summary>Replaces the weights with ones written by <see cref="SaveWeights"/> for the same architecture.</summary>
-    /// <exception cref="InvalidDataException">The stream does not hold weights of this architecture.</exception>
+    /// <exception cref="InvalidDataException">The stream does not hold weights of this architecture; the model keeps its previous weights.</exception>
     void LoadWeights(Stream source);
-
-    /// <summary>Returns a backend object of the requested type (for example the TorchSharp module), or null.</summary>
-    object? GetService(Type serviceType, object? serviceKey = null);
 }

@@ -1,8 +1,9 @@
 namespace KnowledgeDistillation.Abstractions;
 
 /// <summary>
-/// A model used for inference only, whose outputs a student learns from. Implementations exist for TorchSharp
-/// modules, ONNX Runtime sessions, ensembles and offline logit caches.
+/// A model used for inference only, whose outputs a student learns from: a TorchSharp module
+/// (<c>TorchModel</c>), an ONNX Runtime session (<c>OnnxTeacher</c>), or several of them as one (<see cref="Teachers.EnsembleTeacher"/>).
+/// Precomputed outputs (a teacher cache, recorded answers) are not teachers: they are <see cref="ITeacherTargetSource{TBatch}"/>s.
 /// </summary>
 /// <remarks>
 /// Implementations are thread-safe for concurrent <see cref="InferAsync"/> calls where the backend allows it, and
@@ -14,7 +15,7 @@ public interface ITeacher : IDisposable
     /// <summary>What the teacher is.</summary>
     ModelMetadata Metadata { get; }
 
-    /// <summary>Runs the teacher on a batch.</summary>
+    /// <summary>Runs the model in evaluation mode (no gradients) on a batch.</summary>
     /// <param name="inputs">The batch, first dimension = rows.</param>
     /// <param name="intermediates">Names of intermediate outputs to return as well (see <see cref="ModelMetadata.IntermediateNames"/>); null for none.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -3,17 +3,17 @@ using KnowledgeDistillation.Kernels;
 namespace KnowledgeDistillation.Abstractions;
 
 /// <summary>
-/// What a student learns from for one batch: the teacher's dense logits <c>[rows, classes]</c>, or a sparse top-k
-/// (class index, value) list per row, as read from a top-k teacher cache.
+/// What a student learns from for one batch, in CPU memory: the teacher's dense logits <c>[rows, classes]</c>, or a sparse
+/// top-k (class index, value) list per row, as a top-k teacher cache or an API's top log-probabilities give it.
 /// </summary>
 public sealed class TeacherTargets
 {
-    private TeacherTargets(int rows, int classes, Float32Tensor? logits, int k, ReadOnlyMemory<int> indices, ReadOnlyMemory<float> values, TopKValueKind valueKind)
+    private TeacherTargets(int rows, int classCount, Float32Tensor? logits, int topK, ReadOnlyMemory<int> indices, ReadOnlyMemory<float> values, TopKValueKind valueKind)
     {
         Rows = rows;
-        Classes = classes;
+        ClassCount = classCount;
         Logits = logits;
-        K = k;
+        TopK = topK;
         TopKIndices = indices;
         TopKValues = values;
         ValueKind = valueKind;
@@ -31,42 +31,42 @@ public sealed class TeacherTargets
         return new TeacherTargets(logits.Shape[0], logits.Shape[1], logits, 0, default, default, TopKValueKind.Logits);
     }
 
-    /// <summary>Sparse targets: <paramref name="k"/> (index, value) pairs per row, row-major.</summary>
-    /// <exception cref="ArgumentException">Lengths do not match <c>rows × k</c>, or k is outside [1, classes].</exception>
-    public static TeacherTargets TopK(int rows, int classes, int k, ReadOnlyMemory<int> indices, ReadOnlyMemory<float> values, TopKValueKind valueKind)
+    /// <summary>Sparse targets: <paramref name="topK"/> (index, value) pairs per row, row-major, each row by descending value.</summary>
+    /// <exception cref="ArgumentException">Lengths do not match <c>rows × topK</c>, or topK is outside [1, classCount].</exception>
+    public static TeacherTargets Sparse(int rows, int classCount, int topK, ReadOnlyMemory<int> indices, ReadOnlyMemory<float> values, TopKValueKind valueKind)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
-        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
-        if (k < 1 || k > classes)
+        ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
+        if (topK < 1 || topK > classCount)
         {
-            throw new ArgumentOutOfRangeException(nameof(k), k, $"k must be in [1, classes] = [1, {classes}].");
+            throw new ArgumentOutOfRangeException(nameof(topK), topK, $"topK must be in [1, classCount] = [1, {classCount}].");
         }
-        if (indices.Length != (long)rows * k || values.Length != (long)rows * k)
+        if (indices.Length != (long)rows * topK || values.Length != (long)rows * topK)
         {
-            throw new ArgumentException($"Top-k targets for {rows} rows × k = {k} need {(long)rows * k} indices and values; got {indices.Length} and {values.Length}.", nameof(indices));
+            throw new ArgumentException($"Top-k targets for {rows} rows × top-k = {topK} need {(long)rows * topK} indices and values; got {indices.Length} and {values.Length}.", nameof(indices));
         }
-        return new TeacherTargets(rows, classes, null, k, indices, values, valueKind);
+        return new TeacherTargets(rows, classCount, null, topK, indices, values, valueKind);
     }
 
     /// <summary>Rows in the batch.</summary>
     public int Rows { get; }
 
-    /// <summary>Classes of the teacher's output.</summary>
-    public int Classes { get; }
+    /// <summary>Classes (or vocabulary entries) of the teacher's output.</summary>
+    public int ClassCount { get; }
 
     /// <summary>The dense logits, or null for top-k targets.</summary>
     public Float32Tensor? Logits { get; }
 
-    /// <summary>True for top-k targets.</summary>
-    public bool IsTopK => Logits is null;
+    /// <summary>The form of these targets.</summary>
+    public TeacherTargetKinds Kind => Logits is null ? TeacherTargetKinds.TopK : TeacherTargetKinds.DenseLogits;
 
     /// <summary>Entries per row of top-k targets; 0 for dense ones.</summary>
-    public int K { get; }
+    public int TopK { get; }
 
-    /// <summary>Class indices of top-k targets, <c>[rows × k]</c>, each row by descending value.</summary>
+    /// <summary>Class indices of top-k targets, <c>[rows × TopK]</c>, each row by descending value.</summary>
     public ReadOnlyMemory<int> TopKIndices { get; }
 
-    /// <summary>Values of top-k targets, <c>[rows × k]</c>.</summary>
+    /// <summary>Values of top-k targets, <c>[rows × TopK]</c>.</summary>
     public ReadOnlyMemory<float> TopKValues { get; }
 
     /// <summary>Whether top-k values are logits or log-probabilities.</summary>

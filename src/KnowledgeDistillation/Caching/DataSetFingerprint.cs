@@ -20,7 +20,7 @@ public sealed record DataSetFingerprint(string ContentSha256, int Count, IReadOn
     /// A source that randomises its samples (augmentation) gives a different fingerprint per seed and epoch: cache the
     /// plain source instead, since cached teacher outputs are only valid for the exact inputs they were computed on.
     /// </remarks>
-    public static DataSetFingerprint Compute(IBatchSource data)
+    public static DataSetFingerprint Compute(IBatchSource<Batch> data)
     {
         ArgumentNullException.ThrowIfNull(data);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

@@ -155,13 +155,13 @@ internal static class ShardFile
     {
         string? problem = null;
         long expectedRows = h.ShardIndex == h.ShardCount - 1 ? (long)h.Fingerprint.Count - ((long)h.ShardIndex * h.RowsPerShard) : h.RowsPerShard;
-        if (h.Classes < 1 || h.RowsPerShard < 1 || h.ShardCount < 1 || (uint)h.ShardIndex >= (uint)h.ShardCount)
+        if (h.ClassCount < 1 || h.RowsPerShard < 1 || h.ShardCount < 1 || (uint)h.ShardIndex >= (uint)h.ShardCount)
         {
             problem = "classes, rows per shard or shard numbers out of range";
         }
-        else if (h.Format == TeacherCacheFormat.TopK ? h.K < 1 || h.K > h.Classes : h.K != 0)
+        else if (h.Format == TeacherCacheFormat.TopK ? h.TopK < 1 || h.TopK > h.ClassCount : h.TopK != 0)
         {
-            problem = $"k = {h.K} does not fit format {h.Format} with {h.Classes} classes";
+            problem = $"k = {h.TopK} does not fit format {h.Format} with {h.ClassCount} classes";
         }
         else if ((long)h.ShardCount * h.RowsPerShard < h.Fingerprint.Count || (long)(h.ShardCount - 1) * h.RowsPerShard >= Math.Max(1, h.Fingerprint.Count))
         {

@@ -12,7 +12,7 @@ namespace KnowledgeDistillation.Caching;
 /// default) matches its SHA-256; it can also check the data set and teacher the cache must belong to.
 /// </summary>
 /// <remarks>Reads are thread-safe. Dispose to unmap the files.</remarks>
-public sealed unsafe class TeacherCache : ITeacherTargetSource, IDisposable
+public sealed unsafe class TeacherCache : ITeacherTargetSource<Batch>, IDisposable
 {
     private readonly Shard[] _shards;
     private readonly TeacherCacheShardHeader _header;
@@ -38,13 +38,15 @@ public sealed unsafe class TeacherCache : ITeacherTargetSource, IDisposable
     public string TeacherId => _header.TeacherId;
 
     /// <inheritdoc />
-    public int ClassCount => _header.Classes;
+    public int ClassCount => _header.ClassCount;
 
     /// <summary>Entries per row of a top-k cache; 0 for dense ones.</summary>
-    public int K => _header.K;
+    public int TopK => _header.TopK;
 
     /// <inheritdoc />
-    public bool IsTopK => _header.Format == TeacherCacheFormat.TopK;
+    public TeacherTargetKinds Provides => _header.Format == TeacherCacheFormat.TopK ? TeacherTargetKinds.TopK : TeacherTargetKinds.DenseLogits;
+
+    private bool IsTopK => _header.Format == TeacherCacheFormat.TopK;
 
     /// <summary>The data set the cache was written for.</summary>
     public DataSetFingerprint Fingerprint => _header.Fingerprint;
@@ -129,14 +131,14 @@ public sealed unsafe class TeacherCache : ITeacherTargetSource, IDisposable
     }
 
     /// <summary>Opens a cache and checks that it was written for <paramref name="data"/> (fingerprinted here) and, when given, this teacher.</summary>
-    public static TeacherCache Open(string directory, IBatchSource data, string? expectedTeacherId = null, bool verifyChecksums = true)
+    public static TeacherCache Open(string directory, IBatchSource<Batch> data, string? expectedTeacherId = null, bool verifyChecksums = true)
     {
         ArgumentNullException.ThrowIfNull(data);
         return Open(directory, DataSetFingerprint.Compute(data), expectedTeacherId, verifyChecksums);
     }
 
     /// <inheritdoc />
-    public void EnsureMatches(IBatchSource data)
+    public void EnsureMatches(IBatchSource<Batch> data)
     {
         ArgumentNullException.ThrowIfNull(data);
         CheckExpectations(Directory, _header, DataSetFingerprint.Compute(data), null);
@@ -150,9 +152,9 @@ public sealed unsafe class TeacherCache : ITeacherTargetSource, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (IsTopK)
         {
-            throw new InvalidOperationException($"Teacher cache '{Directory}' is top-k (k = {K}): it holds no dense logits. Use ReadTopK, or write a float32/float16 cache.");
+            throw new InvalidOperationException($"Teacher cache '{Directory}' is top-k (k = {TopK}): it holds no dense logits. Use ReadTopK, or write a float32/float16 cache.");
         }
-        int classes = _header.Classes;
+        int classes = _header.ClassCount;
         CheckLength(destination.Length, (long)indices.Length * classes, nameof(destination));
         for (int i = 0; i < indices.Length; i++)
         {
@@ -179,7 +181,7 @@ public sealed unsafe class TeacherCache : ITeacherTargetSource, IDisposable
         {
             throw new InvalidOperationException($"Teacher cache '{Directory}' is dense ({Format}); read it with ReadLogits.");
         }
-        int k = _header.K;
+        int k = _header.TopK;
         CheckLength(classIndices.Length, (long)indices.Length * k, nameof(classIndices));
         CheckLength(values.Length, (long)indices.Length * k, nameof(values));
         for (int i = 0; i < indices.Length; i++)
@@ -199,10 +201,10 @@ public sealed unsafe class TeacherCache : ITeacherTargetSource, IDisposable
         int rows = batch.Indices.Length;
         if (IsTopK)
         {
-            var classIndices = new int[rows * K];
-            var values = new float[rows * K];
+            var classIndices = new int[rows * TopK];
+            var values = new float[rows * TopK];
             ReadTopK(batch.Indices, classIndices, values);
-            return ValueTask.FromResult(TeacherTargets.TopK(rows, ClassCount, K, classIndices, values, _header.ValueKind));
+            return ValueTask.FromResult(TeacherTargets.Sparse(rows, ClassCount, TopK, classIndices, values, _header.ValueKind));
         }
         var logits = new float[rows * ClassCount];
         ReadLogits(batch.Indices, logits);

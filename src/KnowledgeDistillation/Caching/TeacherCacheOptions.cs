@@ -9,7 +9,7 @@ public sealed class TeacherCacheOptions
     public TeacherCacheFormat Format { get; set; } = TeacherCacheFormat.Float32;
 
     /// <summary>Entries per row for <see cref="TeacherCacheFormat.TopK"/>, in [1, classes]; ignored by the dense formats. <value>The default value is 5.</value></summary>
-    public int K { get; set; } = 5;
+    public int TopK { get; set; } = 5;
 
     /// <summary>
     /// What top-k values are: raw logits (the loss softens them at its temperature, renormalised over the k entries) or
@@ -34,7 +34,7 @@ public sealed class TeacherCacheOptions
     public string? TeacherId { get; set; }
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid setting.</summary>
-    /// <param name="classes">The teacher's class count, to check <see cref="K"/>; null skips that check.</param>
+    /// <param name="classes">The teacher's class count, to check <see cref="TopK"/>; null skips that check.</param>
     public void Validate(int? classes = null)
     {
         var problems = new List<string>();
@@ -44,9 +44,9 @@ public sealed class TeacherCacheOptions
         }
         if (Format == TeacherCacheFormat.TopK)
         {
-            if (K < 1 || (classes is { } c && K > c))
+            if (TopK < 1 || (classes is { } c && TopK > c))
             {
-                problems.Add($"K = {K} must be in [1, classes{(classes is { } n ? $" = {n}" : "")}] for the TopK format.");
+                problems.Add($"TopK = {TopK} must be in [1, classes{(classes is { } n ? $" = {n}" : "")}] for the TopK format.");
             }
             if (!Enum.IsDefined(TopKValues))
             {

@@ -19,10 +19,14 @@ public sealed record TeacherCacheShardHeader
     public TeacherCacheFormat Format { get; init; }
 
     /// <summary>Classes per teacher output row (the logits' last dimension).</summary>
-    public int Classes { get; init; }
+    /// <remarks>Stored as <c>Classes</c> in the file, the name format version 1 was written with.</remarks>
+    [JsonPropertyName("Classes")]
+    public int ClassCount { get; init; }
 
     /// <summary>Entries per row for <see cref="TeacherCacheFormat.TopK"/>; 0 for dense formats.</summary>
-    public int K { get; init; }
+    /// <remarks>Stored as <c>K</c> in the file, the name format version 1 was written with.</remarks>
+    [JsonPropertyName("K")]
+    public int TopK { get; init; }
 
     /// <summary>What top-k values are (logits or log-probabilities); <see cref="TopKValueKind.Logits"/> for dense formats.</summary>
     public TopKValueKind ValueKind { get; init; }
@@ -64,23 +68,23 @@ public sealed record TeacherCacheShardHeader
     [JsonIgnore]
     public int BytesPerRow => Format switch
     {
-        TeacherCacheFormat.Float32 => 4 * Classes,
-        TeacherCacheFormat.Float16 => 2 * Classes,
-        _ => 8 * K,
+        TeacherCacheFormat.Float32 => 4 * ClassCount,
+        TeacherCacheFormat.Float16 => 2 * ClassCount,
+        _ => 8 * TopK,
     };
 
     /// <summary>True when <paramref name="other"/> belongs to the same cache (everything except the shard's own position and checksum agrees).</summary>
     public bool SameCacheAs(TeacherCacheShardHeader other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return FormatVersion == other.FormatVersion && Format == other.Format && Classes == other.Classes && K == other.K
+        return FormatVersion == other.FormatVersion && Format == other.Format && ClassCount == other.ClassCount && TopK == other.TopK
             && ValueKind == other.ValueKind && TeacherId == other.TeacherId && Fingerprint.Matches(other.Fingerprint)
             && RowsPerShard == other.RowsPerShard && ShardCount == other.ShardCount && BatchSize == other.BatchSize;
     }
 
     /// <summary>A one-line description of the cache for messages.</summary>
     public string Describe() =>
-        $"{Format}{(Format == TeacherCacheFormat.TopK ? $" k={K} ({ValueKind})" : "")}, {Classes} classes, teacher '{TeacherId}', " +
+        $"{Format}{(Format == TeacherCacheFormat.TopK ? $" k={TopK} ({ValueKind})" : "")}, {ClassCount} classes, teacher '{TeacherId}', " +
         $"{RowsPerShard} rows/shard × {ShardCount} shards, batch {BatchSize}, data: {Fingerprint.Describe()}";
 }
 

@@ -46,7 +46,7 @@ public static class TeacherCacheWriter
     /// <param name="cancellationToken">Stops between teacher calls; shards already written stay valid.</param>
     /// <exception cref="InvalidOperationException">The folder holds shards of a different cache (teacher, data set, format or layout).</exception>
     public static async Task<TeacherCacheWriteResult> WriteAsync(
-        ITeacher teacher, IBatchSource data, string directory, TeacherCacheOptions? options = null,
+        ITeacher teacher, IBatchSource<Batch> data, string directory, TeacherCacheOptions? options = null,
         IProgress<TeacherCacheProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(teacher);
@@ -69,8 +69,8 @@ public static class TeacherCacheWriter
         var template = new TeacherCacheShardHeader
         {
             Format = options.Format,
-            Classes = classes,
-            K = options.Format == TeacherCacheFormat.TopK ? options.K : 0,
+            ClassCount = classes,
+            TopK = options.Format == TeacherCacheFormat.TopK ? options.TopK : 0,
             ValueKind = options.Format == TeacherCacheFormat.TopK ? options.TopKValues : TopKValueKind.Logits,
             TeacherId = options.TeacherId ?? teacher.Metadata.Name,
             Fingerprint = fingerprint,
@@ -216,9 +216,9 @@ public static class TeacherCacheWriter
             int[] shape = [chunk.Rows, .. sampleShape];
             ModelOutput output = await teacher.InferAsync(new Float32Tensor(chunk.Inputs, shape), null, cancellationToken).ConfigureAwait(false);
             Float32Tensor logits = output.Logits;
-            if (logits.Shape.Count != 2 || logits.Shape[0] != chunk.Rows || logits.Shape[1] != template.Classes)
+            if (logits.Shape.Count != 2 || logits.Shape[0] != chunk.Rows || logits.Shape[1] != template.ClassCount)
             {
-                throw new InvalidOperationException($"Teacher '{teacher.Metadata.Name}' returned logits {logits.ShapeText} for {chunk.Rows} rows; expected [{chunk.Rows}, {template.Classes}].");
+                throw new InvalidOperationException($"Teacher '{teacher.Metadata.Name}' returned logits {logits.ShapeText} for {chunk.Rows} rows; expected [{chunk.Rows}, {template.ClassCount}].");
             }
             int shardRows = ShardRows(chunk.Shard);
             if (!_payloads.TryGetValue(chunk.Shard, out byte[]? payload))
@@ -249,7 +249,7 @@ public static class TeacherCacheWriter
 
         private void Encode(ReadOnlySpan<float> logits, int rows, byte[] payload, int firstRow, int shardRows)
         {
-            int classes = template.Classes;
+            int classes = template.ClassCount;
             switch (template.Format)
             {
                 case TeacherCacheFormat.Float32:
@@ -259,7 +259,7 @@ public static class TeacherCacheWriter
                     TensorPrimitives.ConvertToHalf(logits, MemoryMarshal.Cast<byte, Half>(payload.AsSpan()).Slice(firstRow * classes, rows * classes));
                     break;
                 default:
-                    int k = template.K;
+                    int k = template.TopK;
                     ReadOnlySpan<float> source = logits;
                     float[]? logProbabilities = null;
                     if (template.ValueKind == TopKValueKind.LogProbabilities)

@@ -69,9 +69,6 @@ public sealed class LabeledImageSet : IBatchSource
     public int FeatureCount => Height * Width;
 
     /// <inheritdoc />
-    int IBatchSource.ClassCount => ClassCount;
-
-    /// <inheritdoc />
     public IReadOnlyList<int> SampleShape => [1, Height, Width];
 
     /// <inheritdoc />

@@ -14,4 +14,10 @@ public sealed record TokenBatch(int[] Inputs, int[] Targets, bool[] Mask, int Ba
 {
     /// <summary>The number of positions whose target counts.</summary>
     public int ValidTokens => Sequences.SequenceDistillation.CountValidTokens(Mask);
+
+    /// <summary>
+    /// The index of each row in its data set, for precomputed teacher targets keyed by sample (recorded answers, caches);
+    /// empty when the rows are random windows with no identity. <value>The default value is empty.</value>
+    /// </summary>
+    public int[] Indices { get; init; } = [];
 }

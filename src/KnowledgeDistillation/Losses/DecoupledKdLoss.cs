@@ -1,3 +1,4 @@
+using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Schedules;
 
@@ -5,7 +6,7 @@ namespace KnowledgeDistillation.Losses;
 
 /// <summary>
 /// Decoupled KD (Zhao et al. 2022): <c>α·TCKD + β·NCKD</c>, T²-scaled, from the fused kernel. The paper pairs it with the
-/// hard-label loss (weight 1), α = 1, β = 8 for CIFAR-100 and T = 4. Terms: <c>dkd</c>, <c>temperature</c>.
+/// hard-label loss (weight 1), α = 1, β = 8 for CIFAR-100 and T = 4. Term: <c>dkd</c>; parameter <c>temperature</c>.
 /// </summary>
 public sealed class DecoupledKdLoss : IDistillationLoss
 {
@@ -38,16 +39,20 @@ public sealed class DecoupledKdLoss : IDistillationLoss
     public string Name => "dkd";
 
     /// <inheritdoc />
-    public bool RequiresTeacher => true;
+    public TeacherTargetKinds AcceptedTargets => TeacherTargetKinds.DenseLogits;
 
     /// <inheritdoc />
     public LossValue Compute(in LossInputs inputs, Span<float> studentGradient)
     {
-        LossGuards.RequireTeacher(inputs, Name);
+        if (inputs.HasPartialMask)
+        {
+            return MaskedRows.Compute(this, inputs, studentGradient);
+        }
+        LossGuards.RequireDenseTeacher(inputs, Name);
         float t = LossGuards.Temperature(Temperature.ValueAt(inputs.Step, inputs.TotalSteps), "temperature schedule");
         float value = DistillationPrimitives.DecoupledKdWithGradient(
-            inputs.StudentLogits, inputs.TeacherLogits, inputs.Labels, inputs.Classes, t, Alpha, Beta, studentGradient,
+            inputs.StudentLogits, inputs.TeacherLogits, inputs.Labels, inputs.ClassCount, t, Alpha, Beta, studentGradient,
             new KernelOptions { Normalizer = inputs.Normalizer });
-        return new LossValue(value, new Dictionary<string, float> { ["dkd"] = value, ["temperature"] = t });
+        return new LossValue(value, new Dictionary<string, float> { ["dkd"] = value }, new Dictionary<string, float> { ["temperature"] = t });
     }
 }

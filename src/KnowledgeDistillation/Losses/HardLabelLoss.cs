@@ -1,3 +1,4 @@
+using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Kernels;
 
 namespace KnowledgeDistillation.Losses;
@@ -9,14 +10,18 @@ public sealed class HardLabelLoss : IDistillationLoss
     public string Name => "ce";
 
     /// <inheritdoc />
-    public bool RequiresTeacher => false;
+    public TeacherTargetKinds AcceptedTargets => TeacherTargetKinds.None;
 
     /// <inheritdoc />
     public LossValue Compute(in LossInputs inputs, Span<float> studentGradient)
     {
+        if (inputs.HasPartialMask)
+        {
+            return MaskedRows.Compute(this, inputs, studentGradient);
+        }
         // α = 0 turns the fused Hinton kernel into plain cross-entropy; the teacher argument is then unused.
         HintonLossValue v = DistillationPrimitives.HintonLossWithGradient(
-            inputs.StudentLogits, inputs.StudentLogits, inputs.Labels, inputs.Classes, 1f, 0f, studentGradient, inputs.Normalizer);
+            inputs.StudentLogits, inputs.StudentLogits, inputs.Labels, inputs.ClassCount, 1f, 0f, studentGradient, inputs.Normalizer);
         return new LossValue(v.HardLabel, new Dictionary<string, float> { ["ce"] = v.HardLabel });
     }
 }

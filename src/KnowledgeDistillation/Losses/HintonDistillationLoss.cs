@@ -1,3 +1,4 @@
+using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Schedules;
 
@@ -6,7 +7,7 @@ namespace KnowledgeDistillation.Losses;
 /// <summary>
 /// Hinton et al. (2015) knowledge distillation: <c>α·T²·KL(softmax(t/T) ‖ softmax(s/T)) + (1−α)·CE(y, softmax(s))</c>,
 /// with α and T following schedules, computed by one fused kernel call. Terms reported: <c>kd</c> (the T²-scaled KL),
-/// <c>ce</c> (cross-entropy with the hard labels), <c>alpha</c> and <c>temperature</c> (the scheduled values used).
+/// <c>ce</c> (cross-entropy with the hard labels); parameters <c>alpha</c> and <c>temperature</c> (the scheduled values used).
 /// </summary>
 public sealed class HintonDistillationLoss : IDistillationLoss
 {
@@ -37,22 +38,23 @@ public sealed class HintonDistillationLoss : IDistillationLoss
     public string Name => "hinton";
 
     /// <inheritdoc />
-    public bool RequiresTeacher => true;
+    public TeacherTargetKinds AcceptedTargets => TeacherTargetKinds.DenseLogits;
 
     /// <inheritdoc />
     public LossValue Compute(in LossInputs inputs, Span<float> studentGradient)
     {
-        LossGuards.RequireTeacher(inputs, Name);
+        if (inputs.HasPartialMask)
+        {
+            return MaskedRows.Compute(this, inputs, studentGradient);
+        }
+        LossGuards.RequireDenseTeacher(inputs, Name);
         float alpha = LossGuards.Alpha(Alpha.ValueAt(inputs.Step, inputs.TotalSteps), "alpha schedule");
         float t = LossGuards.Temperature(Temperature.ValueAt(inputs.Step, inputs.TotalSteps), "temperature schedule");
         HintonLossValue v = DistillationPrimitives.HintonLossWithGradient(
-            inputs.StudentLogits, inputs.TeacherLogits, inputs.Labels, inputs.Classes, t, alpha, studentGradient, inputs.Normalizer);
-        return new LossValue(v.Total, new Dictionary<string, float>
-        {
-            ["kd"] = v.Distillation,
-            ["ce"] = v.HardLabel,
-            ["alpha"] = alpha,
-            ["temperature"] = t,
-        });
+            inputs.StudentLogits, inputs.TeacherLogits, inputs.Labels, inputs.ClassCount, t, alpha, studentGradient, inputs.Normalizer);
+        return new LossValue(
+            v.Total,
+            new Dictionary<string, float> { ["kd"] = v.Distillation, ["ce"] = v.HardLabel },
+            new Dictionary<string, float> { ["alpha"] = alpha, ["temperature"] = t });
     }
 }

@@ -1,3 +1,4 @@
+using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Kernels;
 using KnowledgeDistillation.Schedules;
 
@@ -7,7 +8,7 @@ namespace KnowledgeDistillation.Losses;
 /// A teacher–student divergence on temperature-softened distributions, from the fused kernels: forward KL (Hinton's
 /// term), reverse KL, generalised JSD(β) or soft-target cross-entropy, scaled by T² by default (so gradient magnitudes do
 /// not shrink as T grows). Combine it with <see cref="HardLabelLoss"/> in a <see cref="CompositeDistillationLoss"/>.
-/// Terms: <c>{Name}</c> (the value) and <c>temperature</c>.
+/// Term: <c>{Name}</c> (the value); parameter <c>temperature</c>.
 /// </summary>
 public sealed class SoftTargetLoss : IDistillationLoss
 {
@@ -50,12 +51,16 @@ public sealed class SoftTargetLoss : IDistillationLoss
     };
 
     /// <inheritdoc />
-    public bool RequiresTeacher => true;
+    public TeacherTargetKinds AcceptedTargets => TeacherTargetKinds.DenseLogits;
 
     /// <inheritdoc />
     public LossValue Compute(in LossInputs inputs, Span<float> studentGradient)
     {
-        LossGuards.RequireTeacher(inputs, Name);
+        if (inputs.HasPartialMask)
+        {
+            return MaskedRows.Compute(this, inputs, studentGradient);
+        }
+        LossGuards.RequireDenseTeacher(inputs, Name);
         float t = LossGuards.Temperature(Temperature.ValueAt(inputs.Step, inputs.TotalSteps), "temperature schedule");
         var options = new KernelOptions
         {
@@ -63,7 +68,7 @@ public sealed class SoftTargetLoss : IDistillationLoss
             ScaleByTemperatureSquared = ScaleByTemperatureSquared,
             JsdBeta = JsdBeta,
         };
-        float value = DistillationPrimitives.DivergenceWithGradient(inputs.StudentLogits, inputs.TeacherLogits, inputs.Classes, t, Kind, studentGradient, options);
-        return new LossValue(value, new Dictionary<string, float> { [Name] = value, ["temperature"] = t });
+        float value = DistillationPrimitives.DivergenceWithGradient(inputs.StudentLogits, inputs.TeacherLogits, inputs.ClassCount, t, Kind, studentGradient, options);
+        return new LossValue(value, new Dictionary<string, float> { [Name] = value }, new Dictionary<string, float> { ["temperature"] = t });
     }
 }

@@ -23,6 +23,9 @@ public static class Schedule
     /// </summary>
     public static ISchedule Piecewise(params float[] values) => new PiecewiseSchedule(values);
 
+    /// <summary>One minus <paramref name="schedule"/> at every step: the weight of the hard-label term when <paramref name="schedule"/> is α.</summary>
+    public static ISchedule OneMinus(ISchedule schedule) => new OneMinusSchedule(schedule ?? throw new ArgumentNullException(nameof(schedule)));
+
     /// <summary>
     /// Parses a schedule from text, as the CLI accepts it: <c>4</c>, <c>constant:4</c>, <c>linear:8:2</c>,
     /// <c>cosine:8:2</c>, <c>exp:8:2</c>, <c>step:2,1.5,1,0.5</c>.

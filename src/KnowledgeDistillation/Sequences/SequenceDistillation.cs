@@ -22,8 +22,7 @@ namespace KnowledgeDistillation.Sequences;
 /// </remarks>
 public static class SequenceDistillation
 {
-    // A log-probability that is zero in float arithmetic but finite, for teacher entries dropped from the comparison.
-    private const float DroppedLogValue = -1e30f;
+    private const float DroppedLogValue = SequenceLossPolicy.DroppedLogValue;
 
     /// <summary>The number of true entries of <paramref name="mask"/>.</summary>
     public static int CountValidTokens(ReadOnlySpan<bool> mask)
@@ -64,9 +63,9 @@ public static class SequenceDistillation
             throw new ArgumentException(Format($"studentGradient has {studentGradient.Length} elements; it must match studentLogits ({studentLogits.Length})."), nameof(studentGradient));
         }
 
-        int vocabulary = CompareVocabulary(studentVocabulary, teacherVocabulary, options, mapping);
+        int vocabulary = SequenceLossPolicy.ComparedVocabulary(studentVocabulary, teacherVocabulary, options, mapping);
         int valid = CountValidTokens(mask);
-        float divisor = Divisor(normalizer, valid);
+        float divisor = SequenceLossPolicy.Divisor(normalizer, valid);
         studentGradient.Clear();
         if (valid == 0)
         {
@@ -205,14 +204,8 @@ public static class SequenceDistillation
             throw new ArgumentOutOfRangeException(nameof(valueKind), valueKind, "valueKind must be Logits or LogProbabilities.");
         }
 
-        bool forward = options.Kind is DivergenceKind.ForwardKl or DivergenceKind.SoftTargetCrossEntropy
-            || (options.Kind == DivergenceKind.JensenShannon && options.JsdBeta == 0f);
-        if (!forward && valueKind == TopKValueKind.Logits && options.TopKTreatment == TopKMassTreatment.ExtraBucket)
-        {
-            throw new ArgumentException(
-                $"{options.Kind} with TopKMassTreatment.ExtraBucket needs the teacher's leftover mass, which top-k logits do not carry: pass log-probabilities (TopKValueKind.LogProbabilities) or use TopKMassTreatment.Renormalize.",
-                nameof(valueKind));
-        }
+        bool forward = SequenceLossPolicy.IsForward(options);
+        TopKMassTreatment treatment = SequenceLossPolicy.Treatment(options, valueKind);
 
         int vocabulary = mapping?.StudentVocabularySize ?? options.VocabularySize ?? studentVocabulary;
         if (vocabulary > studentVocabulary)
@@ -221,7 +214,7 @@ public static class SequenceDistillation
         }
 
         int valid = CountValidTokens(mask);
-        float divisor = Divisor(normalizer, valid);
+        float divisor = SequenceLossPolicy.Divisor(normalizer, valid);
         studentGradient.Clear();
         if (valid == 0)
         {
@@ -252,9 +245,9 @@ public static class SequenceDistillation
             Span<float> g = gradient.AsSpan(0, valid * vocabulary);
             float loss = forward
                 ? DistillationPrimitives.SparseTopKWithGradient(
-                    s, indices.AsSpan(0, valid * k), values.AsSpan(0, valid * k), vocabulary, k, options.Temperature, valueKind, options.TopKTreatment,
+                    s, indices.AsSpan(0, valid * k), values.AsSpan(0, valid * k), vocabulary, k, options.Temperature, valueKind, treatment,
                     options.Kind == DivergenceKind.SoftTargetCrossEntropy, g, KernelOptionsFor(options, divisor))
-                : SparseBucketDivergence(s, indices.AsSpan(0, valid * k), values.AsSpan(0, valid * k), valid, vocabulary, k, valueKind, options, divisor, g);
+                : SparseBucketDivergence(s, indices.AsSpan(0, valid * k), values.AsSpan(0, valid * k), valid, vocabulary, k, valueKind, treatment, options, divisor, g);
             Scatter(gradient, mask, vocabulary, studentVocabulary, studentGradient);
             return new SequenceLossValue(loss, valid, divisor);
         }
@@ -273,9 +266,9 @@ public static class SequenceDistillation
     // bucket. The −p_j terms of d(log-softmax) cancel because the kernel's gradient of each row sums to zero.
     private static float SparseBucketDivergence(
         Span<float> student, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, int rows, int vocabulary, int k,
-        TopKValueKind valueKind, SequenceLossOptions options, float divisor, Span<float> gradient)
+        TopKValueKind valueKind, TopKMassTreatment treatment, SequenceLossOptions options, float divisor, Span<float> gradient)
     {
-        bool bucket = options.TopKTreatment == TopKMassTreatment.ExtraBucket;
+        bool bucket = treatment == TopKMassTreatment.ExtraBucket;
         int width = bucket ? k + 1 : k;
         float temperature = options.Temperature;
         float[] u = ArrayPool<float>.Shared.Rent(rows * width);
@@ -458,8 +451,7 @@ public static class SequenceDistillation
         double share = valueKind == TopKValueKind.LogProbabilities ? droppedMass : droppedMass / totalMass;
         if (share > options.ExtraMassTolerance)
         {
-            throw new InvalidOperationException(Format(
-                $"Token {token}: the teacher puts probability {share:G4} on ids at or above the compared vocabulary size {vocabulary} (tolerance {options.ExtraMassTolerance:G4}). Those ids are real tokens, not padding: check SequenceLossOptions.VocabularySize, or supply a TokenMapping if the tokenizers differ."));
+            throw new InvalidOperationException(SequenceLossPolicy.ExtraMassMessage(Format($"Token {token}: "), share, vocabulary, options.ExtraMassTolerance));
         }
     }
 
@@ -518,34 +510,8 @@ public static class SequenceDistillation
         double mass = Math.Exp(lse[1] - lse[0]);
         if (mass > tolerance)
         {
-            throw new InvalidOperationException(Format(
-                $"Token {token}: the teacher puts probability {mass:G4} on its columns [{vocabulary}, {teacherRow.Length}) beyond the compared vocabulary size {vocabulary} (tolerance {tolerance:G4}). Those rows are real tokens, not padding: check SequenceLossOptions.VocabularySize, or supply a TokenMapping if the tokenizers differ."));
+            throw new InvalidOperationException(SequenceLossPolicy.ExtraMassMessage(Format($"Token {token}, columns [{vocabulary}, {teacherRow.Length}): "), mass, vocabulary, tolerance));
         }
-    }
-
-    private static int CompareVocabulary(int studentVocabulary, int teacherVocabulary, SequenceLossOptions options, TokenMapping? mapping)
-    {
-        if (mapping is not null)
-        {
-            if (mapping.StudentVocabularySize > studentVocabulary)
-            {
-                throw new ArgumentException(Format($"The token mapping targets {mapping.StudentVocabularySize} student tokens but student rows have {studentVocabulary} columns."), nameof(mapping));
-            }
-
-            return mapping.StudentVocabularySize;
-        }
-
-        int vocabulary = options.VocabularySize ?? (studentVocabulary == teacherVocabulary
-            ? studentVocabulary
-            : throw new ArgumentException(Format(
-                $"Teacher vocabulary ({teacherVocabulary}) and student vocabulary ({studentVocabulary}) differ. If one output layer only has padded rows (same tokenizer), set SequenceLossOptions.VocabularySize to the real vocabulary size (for example {Math.Min(studentVocabulary, teacherVocabulary)}); if the tokenizers differ, supply a TokenMapping."),
-                nameof(teacherVocabulary)));
-        if (vocabulary > studentVocabulary || vocabulary > teacherVocabulary)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), vocabulary, Format($"SequenceLossOptions.VocabularySize = {vocabulary} exceeds the student ({studentVocabulary}) or teacher ({teacherVocabulary}) vocabulary; it must be at most {Math.Min(studentVocabulary, teacherVocabulary)}."));
-        }
-
-        return vocabulary;
     }
 
     private static KernelOptions KernelOptionsFor(SequenceLossOptions options, float divisor) => new()
@@ -556,26 +522,6 @@ public static class SequenceDistillation
         JsdBeta = options.JsdBeta,
         MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
     };
-
-    private static float Divisor(float? normalizer, int valid)
-    {
-        if (normalizer is { } n)
-        {
-            if (!float.IsFinite(n) || n <= 0f)
-            {
-                throw new ArgumentOutOfRangeException(nameof(normalizer), n, "normalizer must be finite and > 0: pass the number of valid tokens of the whole accumulated batch.");
-            }
-
-            if (n < valid)
-            {
-                throw new ArgumentOutOfRangeException(nameof(normalizer), n, Format($"normalizer ({n}) is smaller than this call's valid tokens ({valid}); it must count the valid tokens of the whole accumulated batch."));
-            }
-
-            return n;
-        }
-
-        return Math.Max(valid, 1);
-    }
 
     private static void Scatter(float[] compact, ReadOnlySpan<bool> mask, int vocabulary, int studentVocabulary, Span<float> destination)
     {

@@ -36,8 +36,12 @@ public sealed class SequenceLossOptions
     /// </summary>
     public float ExtraMassTolerance { get; set; } = 1e-3f;
 
-    /// <summary>What a sparse top-k teacher's mass outside its k entries becomes. <value>The default value is <see cref="TopKMassTreatment.ExtraBucket"/>.</value></summary>
-    public TopKMassTreatment TopKTreatment { get; set; } = TopKMassTreatment.ExtraBucket;
+    /// <summary>
+    /// What a sparse top-k teacher's mass outside its k entries becomes; null for the rule of
+    /// <see cref="Losses.TopKMassPolicy"/> (the extra bucket for log-probabilities, renormalising for logits).
+    /// <value>The default value is null.</value>
+    /// </summary>
+    public TopKMassTreatment? TopKTreatment { get; set; }
 
     /// <summary>Degree of parallelism of the CPU kernels (0/1 single-threaded, −1 all cores). <value>The default value is 1.</value></summary>
     public int MaxDegreeOfParallelism { get; set; } = 1;
@@ -70,7 +74,7 @@ public sealed class SequenceLossOptions
             throw new ArgumentOutOfRangeException(nameof(ExtraMassTolerance), ExtraMassTolerance, "ExtraMassTolerance must be in [0, 1).");
         }
 
-        if ((uint)TopKTreatment > (uint)TopKMassTreatment.ExtraBucket)
+        if (TopKTreatment is { } treatment && (uint)treatment > (uint)TopKMassTreatment.ExtraBucket)
         {
             throw new ArgumentOutOfRangeException(nameof(TopKTreatment), TopKTreatment, "TopKTreatment must be Renormalize or ExtraBucket.");
         }

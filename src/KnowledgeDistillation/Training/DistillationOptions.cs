@@ -4,7 +4,9 @@ using KnowledgeDistillation.Schedules;
 namespace KnowledgeDistillation.Training;
 
 /// <summary>
-/// Backend-neutral training options of a distillation run. Every property has a documented default; call
+/// Backend-neutral training options of a distillation run, the same for every model kind (image classifiers, language
+/// models: a batch is then sequences, and an epoch the windows its data source yields). The model's device is the model's
+/// own (chosen when it is built). Every property has a documented default; call
 /// <see cref="Validate"/> (the trainer does, before any work) to get every problem in one clear exception.
 /// </summary>
 public sealed class DistillationOptions
@@ -47,9 +49,6 @@ public sealed class DistillationOptions
 
     /// <summary>The α schedule (weight of the distillation term), values in [0, 1]. <value>The default value is "0.9".</value></summary>
     public string Alpha { get; set; } = "0.9";
-
-    /// <summary>Device name: <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>. <value>The default value is "auto".</value></summary>
-    public string Device { get; set; } = "auto";
 
     /// <summary>Compute threads for the CPU backend; null leaves the backend's default. <value>The default value is null.</value></summary>
     public int? Threads { get; set; }

@@ -37,7 +37,7 @@ public sealed partial class ProgressCallback : IDistillationCallback
         ArgumentNullException.ThrowIfNull(control);
         if (step % ReportEverySteps == 0)
         {
-            _progress?.Report(new TrainingProgress(_epoch, _epochs, step, control.TotalSteps, loss.GetValueOrDefault("total"), null));
+            _progress?.Report(new TrainingProgress(_epoch, _epochs, step, control.TotalSteps, loss.GetValueOrDefault("total"), null) { Terms = loss });
         }
     }
 

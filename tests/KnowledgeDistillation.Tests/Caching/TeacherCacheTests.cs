@@ -1,3 +1,4 @@
+using KnowledgeDistillation.Abstractions;
 using FluentAssertions;
 using KnowledgeDistillation.Caching;
 using KnowledgeDistillation.Data;
@@ -56,7 +57,7 @@ public sealed class TeacherCacheTests : IDisposable
             logits.AsSpan(i * Classes, Classes).ToArray().Should().Equal(expected.AsSpan(indices[i] * Classes, Classes).ToArray());
         }
         cache.Count.Should().Be(103);
-        cache.IsTopK.Should().BeFalse();
+        cache.Provides.Should().Be(TeacherTargetKinds.DenseLogits);
         cache.Header.BytesPerRow.Should().Be(4 * Classes);
     }
 
@@ -86,10 +87,10 @@ public sealed class TeacherCacheTests : IDisposable
         LabeledImageSet data = CacheData.Images(50, Classes, seed: 6);
         using var teacher = new LinearTeacher(16, Classes, seed: 7);
         string folder = Folder();
-        await TeacherCacheWriter.WriteAsync(teacher, data, folder, new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, K = 3, TopKValues = kind, RowsPerShard = 20, BatchSize = 7 });
+        await TeacherCacheWriter.WriteAsync(teacher, data, folder, new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, TopK = 3, TopKValues = kind, RowsPerShard = 20, BatchSize = 7 });
 
         using TeacherCache cache = TeacherCache.Open(folder, data);
-        cache.K.Should().Be(3);
+        cache.TopK.Should().Be(3);
         int[] rows = Shuffled(50, 8);
         var indices = new int[rows.Length * 3];
         var values = new float[rows.Length * 3];
@@ -135,7 +136,7 @@ public sealed class TeacherCacheTests : IDisposable
     public async Task AnInterruptedRun_ResumesAtTheFirstMissingShard_AndEndsIdenticalToAnUninterruptedRun()
     {
         LabeledImageSet data = CacheData.Images(100, Classes, seed: 11);
-        var options = new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, K = 4, RowsPerShard = 25, BatchSize = 10 };
+        var options = new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, TopK = 4, RowsPerShard = 25, BatchSize = 10 };
         string reference = Folder(), resumed = Folder();
         using (var teacher = new LinearTeacher(16, Classes, seed: 12))
         {
@@ -221,7 +222,7 @@ public sealed class TeacherCacheTests : IDisposable
     {
         LabeledImageSet data = CacheData.Images(10, Classes, seed: 18);
         using var teacher = new LinearTeacher(16, Classes, seed: 19);
-        Func<Task> badK = () => TeacherCacheWriter.WriteAsync(teacher, data, Folder(), new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, K = 8, RowsPerShard = 0 });
+        Func<Task> badK = () => TeacherCacheWriter.WriteAsync(teacher, data, Folder(), new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, TopK = 8, RowsPerShard = 0 });
         (await badK.Should().ThrowAsync<ArgumentException>()).WithMessage("*K = 8 must be in [1, classes = 7]*RowsPerShard = 0*");
         FluentActions.Invoking(() => ShardSelection.Parse("3/3")).Should().Throw<FormatException>().WithMessage("*'3/3'*0 <= i < n*");
         ShardSelection.Parse("2/5").Should().Be(new ShardSelection(2, 5));
@@ -241,14 +242,14 @@ public sealed class TeacherCacheTests : IDisposable
         using var teacher = new LinearTeacher(16, Classes, seed: 21);
         string dense = Folder(), sparse = Folder();
         await TeacherCacheWriter.WriteAsync(teacher, data, dense, new TeacherCacheOptions { RowsPerShard = 10 });
-        await TeacherCacheWriter.WriteAsync(teacher, data, sparse, new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, K = 2, RowsPerShard = 10 });
+        await TeacherCacheWriter.WriteAsync(teacher, data, sparse, new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, TopK = 2, RowsPerShard = 10 });
         using TeacherCache denseCache = TeacherCache.Open(dense), sparseCache = TeacherCache.Open(sparse);
         foreach (Batch batch in data.GetBatches(16, shuffle: true, seed: 3, epoch: 1))
         {
             var denseTargets = await denseCache.GetTargetsAsync(batch);
             denseTargets.Logits!.Data.ToArray().Should().Equal(teacher.Logits(batch.Inputs.Data.Span));
             var sparseTargets = await sparseCache.GetTargetsAsync(batch);
-            sparseTargets.IsTopK.Should().BeTrue();
+            sparseTargets.Kind.Should().Be(TeacherTargetKinds.TopK);
             var indices = new int[batch.Labels.Length * 2];
             var values = new float[indices.Length];
             DistillationPrimitives.TopK(teacher.Logits(batch.Inputs.Data.Span), Classes, 2, indices, values);

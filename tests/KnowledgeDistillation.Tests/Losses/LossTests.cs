@@ -49,8 +49,8 @@ public sealed class LossTests
         LossValue v = loss.Compute(new LossInputs(s, t, y, 7, 0, 10), grad);
 
         v.Total.Should().BeApproximately((float)ReferenceHinton(s, t, y, 7, 3, 0.7), 1e-5f);
-        v.Terms["alpha"].Should().Be(0.7f);
-        v.Terms["temperature"].Should().Be(3f);
+        v.Parameters["alpha"].Should().Be(0.7f);
+        v.Parameters["temperature"].Should().Be(3f);
         for (int i = 0; i < s.Length; i += 5)
         {
             float[] plus = (float[])s.Clone(), minus = (float[])s.Clone();
@@ -69,11 +69,11 @@ public sealed class LossTests
         var grad = new float[s.Length];
         LossValue first = loss.Compute(new LossInputs(s, t, y, 5, 0, 10), grad);
         LossValue last = loss.Compute(new LossInputs(s, t, y, 5, 9, 10), grad);
-        first.Terms["alpha"].Should().Be(1);
-        first.Terms["temperature"].Should().Be(4);
+        first.Parameters["alpha"].Should().Be(1);
+        first.Parameters["temperature"].Should().Be(4);
         first.Total.Should().BeApproximately(first.Terms["kd"], 1e-6f);
-        last.Terms["alpha"].Should().Be(0);
-        last.Terms["temperature"].Should().Be(1);
+        last.Parameters["alpha"].Should().Be(0);
+        last.Parameters["temperature"].Should().Be(1);
         last.Total.Should().BeApproximately(last.Terms["ce"], 1e-6f);
     }
 
@@ -108,7 +108,7 @@ public sealed class LossTests
         v.Total.Should().BeApproximately((0.25f * v1.Total) + (2 * v2.Total), 1e-5f);
         v.Terms["hinton"].Should().Be(v1.Total);
         v.Terms["ce"].Should().Be(v2.Total);
-        v.Terms["hinton.weight"].Should().Be(0.25f);
+        v.Parameters["hinton.weight"].Should().Be(0.25f);
         v.Terms["hinton.kd"].Should().Be(v1.Terms["kd"]);
         for (int i = 0; i < g.Length; i++)
         {

@@ -86,7 +86,7 @@ public sealed class TopKHintonDistillationLossTests
 
         (double expected, double[] expectedGradient) = Reference(s, t, y, k, temperature, alpha, 8f);
         value.Total.Should().BeApproximately((float)expected, 1e-5f);
-        value.Terms["alpha"].Should().Be((float)alpha);
+        value.Parameters["alpha"].Should().Be((float)alpha);
         for (int i = 0; i < s.Length; i++)
         {
             gradient[i].Should().BeApproximately((float)expectedGradient[i], 1e-6f);
@@ -100,7 +100,7 @@ public sealed class TopKHintonDistillationLossTests
         var sparse = new int[Rows * 4];
         var sparseValues = new float[Rows * 4];
         DistillationPrimitives.TopK(t, Classes, 4, sparse, sparseValues);
-        var loss = new TopKHintonDistillationLoss(0.8f, 3f, k: 4);
+        var loss = new TopKHintonDistillationLoss(0.8f, 3f, topK: 4);
         var fromDense = new float[s.Length];
         var fromSparse = new float[s.Length];
         LossValue dense = loss.Compute(new LossInputs(s, t, y, Classes, 0, 1), fromDense);
@@ -111,7 +111,7 @@ public sealed class TopKHintonDistillationLossTests
         var hintonGradient = new float[s.Length];
         var allGradient = new float[s.Length];
         LossValue hinton = new HintonDistillationLoss(0.8f, 3f).Compute(new LossInputs(s, t, y, Classes, 0, 1), hintonGradient);
-        LossValue all = new TopKHintonDistillationLoss(0.8f, 3f, k: Classes).Compute(new LossInputs(s, t, y, Classes, 0, 1), allGradient);
+        LossValue all = new TopKHintonDistillationLoss(0.8f, 3f, topK: Classes).Compute(new LossInputs(s, t, y, Classes, 0, 1), allGradient);
         all.Total.Should().BeApproximately(hinton.Total, 1e-5f);
         for (int i = 0; i < s.Length; i++)
         {
@@ -167,6 +167,6 @@ public sealed class TopKHintonDistillationLossTests
         FluentActions.Invoking(() => new HintonDistillationLoss(0.5f, 2f).Compute(
                 new LossInputs(s, [], y, Classes, 0, 1) { TeacherTopK = 1, TeacherTopKIndices = new int[Rows], TeacherTopKValues = new float[Rows] }, new float[s.Length]))
             .Should().Throw<ArgumentException>().WithMessage("*needs dense teacher logits, but the teacher targets are top-k*TopKHintonDistillationLoss*");
-        FluentActions.Invoking(() => new TopKHintonDistillationLoss(0.5f, 2f, k: 0)).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*k*at least 1*");
+        FluentActions.Invoking(() => new TopKHintonDistillationLoss(0.5f, 2f, topK: 0)).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*k*at least 1*");
     }
 }

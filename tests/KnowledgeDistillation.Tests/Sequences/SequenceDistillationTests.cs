@@ -303,7 +303,7 @@ public sealed class SequenceDistillationTests
         small.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*whole accumulated batch*").Which.ParamName.Should().Be("normalizer");
         Action temperature = () => SequenceDistillation.DenseWithGradient(new float[8], 4, new float[8], 4, [true, true], new SequenceLossOptions { Temperature = 0 }, new float[8]);
         temperature.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("Temperature");
-        Action logitsBucket = () => SequenceDistillation.SparseWithGradient(new float[8], 4, new int[2], new float[2], 1, TopKValueKind.Logits, [true, true], new SequenceLossOptions { Kind = DivergenceKind.ReverseKl }, new float[8]);
+        Action logitsBucket = () => SequenceDistillation.SparseWithGradient(new float[8], 4, new int[2], new float[2], 1, TopKValueKind.Logits, [true, true], new SequenceLossOptions { Kind = DivergenceKind.ReverseKl, TopKTreatment = TopKMassTreatment.ExtraBucket }, new float[8]);
         logitsBucket.Should().Throw<ArgumentException>().WithMessage("*leftover mass*").Which.ParamName.Should().Be("valueKind");
     }
 

@@ -1,3 +1,4 @@
+using KnowledgeDistillation.IO;
 using FluentAssertions;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Kernels;
@@ -41,13 +42,13 @@ public sealed class CausalLanguageModelTests
         using var untied = new CausalLanguageModel(Tiny(tied: false));
         (untied.ParameterCount - tied.ParameterCount).Should().Be(259 * 32);
 
-        string path = Path.Combine(Path.GetTempPath(), $"kd-lm-{Guid.NewGuid():N}.bin");
+        string path = Path.Combine(Path.GetTempPath(), $"kd-lm-{Guid.NewGuid():N}.weights");
         try
         {
-            tied.SaveWeights(path);
+            WeightsFile.Save(new TorchLanguageModel(tied), path);
             torch.manual_seed(3);
             using var other = new CausalLanguageModel(Tiny());
-            other.LoadWeights(path);
+            WeightsFile.Load(new TorchLanguageModel(other), path);
             using var scope = NewDisposeScope();
             Tensor x = torch.tensor(new long[] { 5, 6, 7 }, new long[] { 1, 3 });
             tied.eval();

@@ -1,3 +1,4 @@
+using KnowledgeDistillation.TorchSharp.Teachers;
 using KnowledgeDistillation.Caching;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Losses;
@@ -52,7 +53,7 @@ public sealed class TeacherCacheTrainingTests : IDisposable
         using TorchModel cachedStudent = TorchModel.FromPreset("mlp:16", Image, 10, seed: 2);
         using (TeacherCache cache = TeacherCache.Open(folder, train, expectedTeacherId: teacher.Metadata.Name))
         {
-            await new TorchDistiller(Options(), loss(), [cached]).FitFromTargetsAsync(cachedStudent, cache, train);
+            await new TorchDistiller(Options(), loss(), [cached]).FitAsync(cachedStudent, TeacherSignal.FromTargets(cache), train);
         }
         return (live, cached, ModelPresetsTests.Weights(liveStudent), ModelPresetsTests.Weights(cachedStudent));
     }
@@ -85,7 +86,7 @@ public sealed class TeacherCacheTrainingTests : IDisposable
     public async Task ATopKCache_GivesTheSameLossAsTheLiveTeacherThroughTheTopKLoss()
     {
         var (live, cached, liveWeights, cachedWeights) = await TrainBothAsync(
-            new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, K = 3, RowsPerShard = 96 }, () => new TopKHintonDistillationLoss(0.7f, 4f, k: 3));
+            new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, TopK = 3, RowsPerShard = 96 }, () => new TopKHintonDistillationLoss(0.7f, 4f, topK: 3));
 
         MaxDifference(live, cached, "kd").Should().BeLessThanOrEqualTo(1e-6);
         MaxDifference(live, cached, "total").Should().BeLessThanOrEqualTo(1e-6);
@@ -100,14 +101,14 @@ public sealed class TeacherCacheTrainingTests : IDisposable
         LabeledImageSet train = TestData.TrainSubset(64);
         using TorchModel teacher = TorchModel.FromPreset("mlp:8", Image, 10, seed: 1);
         string folder = Path.Combine(_dir, "topk");
-        await TeacherCacheWriter.WriteAsync(teacher, train, folder, new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, K = 2 });
+        await TeacherCacheWriter.WriteAsync(teacher, train, folder, new TeacherCacheOptions { Format = TeacherCacheFormat.TopK, TopK = 2 });
         using TeacherCache cache = TeacherCache.Open(folder);
         using TorchModel student = TorchModel.FromPreset("mlp:8", Image, 10, seed: 2);
         float[] before = ModelPresetsTests.Weights(student);
 
-        Func<Task> denseLoss = () => new TorchDistiller(Options(), new HintonDistillationLoss(0.7f, 4f)).FitFromTargetsAsync(student, cache, train);
+        Func<Task> denseLoss = () => new TorchDistiller(Options(), new HintonDistillationLoss(0.7f, 4f)).FitAsync(student, TeacherSignal.FromTargets(cache), train);
         await denseLoss.Should().ThrowAsync<ArgumentException>().WithMessage("*top-k, but loss 'hinton' needs dense teacher logits*");
-        Func<Task> otherData = () => new TorchDistiller(Options(), new TopKHintonDistillationLoss(0.7f, 4f, 2)).FitFromTargetsAsync(student, cache, TestData.TrainSubset(65));
+        Func<Task> otherData = () => new TorchDistiller(Options(), new TopKHintonDistillationLoss(0.7f, 4f, 2)).FitAsync(student, TeacherSignal.FromTargets(cache), TestData.TrainSubset(65));
         await otherData.Should().ThrowAsync<InvalidOperationException>().WithMessage("*different data set and was not used*");
         ModelPresetsTests.Weights(student).Should().Equal(before, "nothing was trained");
     }
