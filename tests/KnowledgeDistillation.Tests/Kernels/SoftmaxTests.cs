@@ -46,8 +46,18 @@ public sealed class SoftmaxTests
     [Fact]
     public void EmptyBatch_DoesNothing()
     {
-        DistillationPrimitives.Softmax([], 5, 1f, []);
-        DistillationPrimitives.LogSumExp([], 5, 1f, []);
+        // No rows is valid input: no exception, and nothing is written past the (empty) destination.
+        float[] softmaxSentinel = [7f, 7f, 7f], logSumExpSentinel = [9f, 9f];
+        Action empty = () =>
+        {
+            DistillationPrimitives.Softmax([], 5, 1f, softmaxSentinel.AsSpan(0, 0));
+            DistillationPrimitives.LogSumExp([], 5, 1f, logSumExpSentinel.AsSpan(0, 0));
+        };
+        empty.Should().NotThrow();
+        softmaxSentinel.Should().Equal(7f, 7f, 7f);
+        logSumExpSentinel.Should().Equal(9f, 9f);
+        Action wrongRows = () => DistillationPrimitives.Softmax([], 5, 1f, softmaxSentinel);
+        wrongRows.Should().Throw<ArgumentException>("a destination longer than the input is not the input's shape");
     }
 
     private static void Check(Random random, int rows, int classes, float temperature, double scale)

@@ -178,6 +178,20 @@ public sealed class TorchDistillerTests : IDisposable
             .FitAsync(student, null, train, test);
         history.Epochs.Should().HaveCount(3, "2 steps per epoch: the budget of 5 is spent after epoch 3");
         history.StopReason.Should().Contain("step budget of 5");
+
+        // Early stopping: an improvement of more than 1 in accuracy is impossible, so the first epoch sets the best value and
+        // the next one, with patience 1, stops the run.
+        using TorchModel other = TorchModel.FromPreset("mlp:8", Image, 10, seed: 2);
+        var early = new EarlyStoppingCallback("val_accuracy", patience: 1, minDelta: 1.0);
+        DistillationHistory stopped = await new TorchDistiller(Options(epochs: 20), new HardLabelLoss(), [early]).FitAsync(other, null, train, test);
+        stopped.Epochs.Should().HaveCount(2);
+        stopped.StopReason.Should().StartWith("early stopping: val_accuracy did not improve");
+        early.Best.Should().Be(stopped.Epochs[0].Metrics["val_accuracy"]);
+
+        // A metric that no epoch reports is an error, not a silent run to the end.
+        using TorchModel third = TorchModel.FromPreset("mlp:8", Image, 10, seed: 2);
+        Func<Task> unknown = () => new TorchDistiller(Options(epochs: 3), new HardLabelLoss(), [new EarlyStoppingCallback("val_nothing")]).FitAsync(third, null, train, test);
+        (await unknown.Should().ThrowAsync<InvalidOperationException>()).WithMessage("*val_nothing*Reported:*val_accuracy*");
     }
 
     [Fact]
