@@ -35,7 +35,6 @@ try
             o.Epochs = 1;
             o.BatchSize = Samples;   // one step: the whole set is one batch
             o.LearningRate = 1e-2;
-            o.Device = "cpu";
             o.Seed = 1;
         })
         .UseHintonDistillation()

@@ -158,7 +158,10 @@ public static class TorchSequenceLosses
             // An id that was dropped was pointed at 0 above; put column 0's value back unless 0 is a real top-k id.
             Tensor zeroIsKept = safeIdx.eq(0).logical_and(keep).any(2, keepdim: true);
             sOutside = torch.where(torch.arange(vocabulary, device: device).eq(0).logical_and(zeroIsKept.logical_not()), s, sOutside);
-            Tensor studentRest = sOutside.logsumexp(2).add(s.logsumexp(2), TorchScalars.MinusOne).clamp_min(floorLog);
+            // ρ is clamped at 1e-30 in the value only; the gradient is that of the unclamped ρ (a straight-through clamp), as
+            // the fused kernels compute it: a student that leaves no mass outside the top-k is still pushed to leave some.
+            Tensor logRest = sOutside.logsumexp(2).add(s.logsumexp(2), TorchScalars.MinusOne);
+            Tensor studentRest = logRest.add(logRest.clamp_min(floorLog).add(logRest, TorchScalars.MinusOne).detach(), TorchScalars.One);
             Tensor t = torch.cat(new[] { logPt, teacherRest.unsqueeze(2) }, 2);
             Tensor st = torch.cat(new[] { logPsIdx, studentRest.unsqueeze(2) }, 2);
             rows = RowDivergence(t, st, options.Kind, options.JsdBeta);
