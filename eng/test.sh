@@ -2,7 +2,8 @@
 # The whole test suite, as a newcomer runs it on a fresh Debian 12 machine:
 #   1. installs the Fashion-MNIST data (Debian package dataset-fashion-mnist) and the King James Bible text
 #      (bible-kjv-text, read through its bible program) when they are missing
-#      (needs root or sudo; the data tests fail with a clear message, never skip, without it);
+#      (needs root or sudo; the data tests fail with a clear message, never skip, without it), and redis-server for the
+#      kd generate Redis cache tests (started by the tests themselves on loopback);
 #   2. builds the solution in Release (warnings are errors) and runs every test project;
 #   3. packs the libraries and builds and runs an application that uses them as NuGet packages
 #      (eng/package-check.sh: the package promise), counted as one test;
@@ -26,6 +27,16 @@ if [ ! -f "${KD_KJV_TEXT:-/nonexistent}" ] && [ ! -x /usr/bin/bible ]; then
   if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq bible-kjv-text bible-kjv
+fi
+
+# The Redis cache tests of kd generate start a real redis-server (Debian package redis-server) on a free loopback
+# port, one per test, and stop it afterwards; nothing needs to be running beforehand.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "redis-server not found: installing Debian package redis-server"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -9,4 +9,5 @@ root.Subcommands.Add(CacheTeacherCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(GenerateMergeCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -100,29 +100,73 @@ public sealed class GenerationTests : LoopbackTestBase
     }
 
     [Fact]
-    public async Task PermanentErrors_400And401_AreRecordedAgainstThePrompt_NotRetried_NotRetriedOnRerun()
+    public async Task PermanentError_400_IsRecordedAgainstThePrompt_NotRetried_NotRetriedOnRerun()
     {
-        string[] prompts = ["too long #400", "fine", "forbidden #401"];
+        string[] prompts = ["too long #400", "fine", "also fine"];
         string output = Path.Combine(Dir, "out.jsonl");
         string file = PromptsFile(prompts);
 
         GenerationSummary summary = await Generator(Teacher()).GenerateAsync(file, output);
 
-        summary.Final.PermanentErrors.Should().Be(2);
+        summary.Final.PermanentErrors.Should().Be(1);
         summary.Final.Retries.Should().Be(0);
+        summary.StopReason.Should().Be(GenerationStopReason.Completed, "1 failure of 3 is within the default limit of 0.5");
         prompts.Select(Server.AttemptsFor).Should().Equal(1, 1, 1);
         List<TeacherRecord> records = await ReadRecords(output);
         records.Should().HaveCount(3);
         TeacherRecord tooLong = records.Single(r => r.Id == "q000");
         tooLong.Response.Should().BeNull();
         tooLong.Error!.Status.Should().Be(400);
+        tooLong.Error.Kind.Should().Be("http_400");
         tooLong.Error.Message.Should().Contain("maximum context length");
-        records.Single(r => r.Id == "q002").Error!.Kind.Should().Be("http_401");
 
         GenerationSummary rerun = await Generator(Teacher()).GenerateAsync(file, output);
         rerun.Final.AlreadyDone.Should().Be(3);
         rerun.Final.Requests.Should().Be(0);
         Server.RequestCount.Should().Be(3);
+    }
+
+    [Fact]
+    public async Task WrongKey_401_StopsTheRunAtOnce_WritesNoRecord_AndARerunWithTheRightKeyAnswersEverything()
+    {
+        Server.AnswerDelay = TimeSpan.FromMilliseconds(20);
+        string file = PromptsFile(Enumerable.Range(0, 30).Select(i => $"key prompt {i}"));
+        string output = Path.Combine(Dir, "out.jsonl");
+
+        Func<Task> refused = () => Generator(Teacher(key: "sk-wrong-SECRET-91b2")).GenerateAsync(file, output);
+
+        TeacherRequestException error = (await refused.Should().ThrowAsync<TeacherRequestException>()).Which;
+        error.IsAuthenticationFailure.Should().BeTrue();
+        error.StatusCode.Should().Be(401);
+        error.Message.Should().Contain("HTTP 401").And.Contain("refused the credentials").And.NotContain("sk-wrong");
+        Server.RequestCount.Should().BeLessThanOrEqualTo(4, "the first 401 stops the run: only the requests already in flight (concurrency 4) were sent");
+        (await File.ReadAllTextAsync(output)).Should().BeEmpty("a refused request is not the prompt's answer");
+
+        GenerationSummary fixedKey = await Generator(Teacher()).GenerateAsync(file, output);
+
+        fixedKey.StopReason.Should().Be(GenerationStopReason.Completed);
+        fixedKey.Final.Written.Should().Be(30);
+        (await ReadRecords(output)).Should().HaveCount(30).And.OnlyContain(r => r.Error == null && r.Response != null);
+    }
+
+    [Theory]
+    [InlineData("#401", 401)]
+    [InlineData("#403", 403)]
+    public async Task Refused_401Or403_InTheMiddleOfARun_StopsIt_NamingTheStatus_AndRecordsNothingForIt(string directive, int status)
+    {
+        Server.AnswerDelay = TimeSpan.FromMilliseconds(20);
+        string[] prompts = [.. Enumerable.Range(0, 40).Select(i => i == 8 ? $"refused {directive}" : $"fine {i}")];
+        string output = Path.Combine(Dir, "out.jsonl");
+
+        Func<Task> run = () => Generator(Teacher(), o => o.MaxConcurrency = 2).GenerateAsync(PromptsFile(prompts), output);
+
+        TeacherRequestException error = (await run.Should().ThrowAsync<TeacherRequestException>()).Which;
+        error.StatusCode.Should().Be(status);
+        error.Message.Should().Contain($"HTTP {status}").And.NotContain(FakeOpenAIServer.ApiKey);
+        List<TeacherRecord> records = await ReadRecords(output);
+        records.Should().NotContain(r => r.Id == "q008");
+        records.Should().OnlyContain(r => r.Error == null);
+        Server.RequestCount.Should().BeLessThan(40, "the run stopped at once instead of answering the rest");
     }
 
     [Fact]
@@ -275,33 +319,28 @@ public sealed class GenerationTests : LoopbackTestBase
     }
 
     [Fact]
-    public async Task Credentials_AreSentToTheServer_ButNeverLoggedWrittenOrPutInExceptions()
+    public async Task Credentials_AreSentToTheServer_ButNeverLoggedWrittenOrPutInExceptions_EvenWhenTheServerEchoesThem()
     {
         string output = Path.Combine(Dir, "out.jsonl");
-        await Generator(Teacher()).GenerateAsync(PromptsFile(["ok", "fail #401", "retry #500x1"]), output);
+        await Generator(Teacher()).GenerateAsync(PromptsFile(["ok", "retry #500x1"]), output);
         Server.Requests.Should().OnlyContain(r => r.Authorization == $"Bearer {FakeOpenAIServer.ApiKey}");
 
+        // The server echoes the rejected key in its 401 body ("Incorrect API key provided: sk-wrong-…").
         string wrongKey = "sk-wrong-SECRET-91b2";
         Func<Task> denied = () => Teacher(key: wrongKey).GenerateAsync(TeacherPrompt.FromText("d", "hello"));
         TeacherRequestException error = (await denied.Should().ThrowAsync<TeacherRequestException>()).Which;
         error.StatusCode.Should().Be(401);
         error.IsTransient.Should().BeFalse();
+        error.Message.Should().Contain("Incorrect API key provided: [redacted]");
 
-        string everything = string.Join("\n", Log.Lines) + await File.ReadAllTextAsync(output) + error + error.InnerException;
+        // #401 echoes the whole Authorization header: "Bearer sk-test-…" is masked even without a configured secret.
+        ChatClientTeacher unconfigured = new(Client(), new ChatClientTeacherOptions { Model = "teacher-1", Retry = FastRetry() }, null, Log);
+        Func<Task> echoed = () => Generator(unconfigured).GenerateAsync(PromptsFile(["echo #401"], "echo.jsonl"), Path.Combine(Dir, "echo.jsonl.out"));
+        TeacherRequestException echo = (await echoed.Should().ThrowAsync<TeacherRequestException>()).Which;
+
+        string everything = string.Join("\n", Log.Lines) + await File.ReadAllTextAsync(output) + await File.ReadAllTextAsync(Path.Combine(Dir, "echo.jsonl.out"))
+            + error + error.InnerException + echo + echo.InnerException;
         everything.Should().NotContain(FakeOpenAIServer.ApiKey).And.NotContain(wrongKey).And.NotContain("sk-");
-    }
-
-    /// <summary>Progress that runs the callback on the reporting thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-    private sealed class SyncProgress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
-    {
-        private readonly Lock _lock = new();
-
-        public void Report(GenerationProgress value)
-        {
-            lock (_lock)
-            {
-                report(value);
-            }
-        }
+        everything.Should().Contain("Bearer [redacted]");
     }
 }

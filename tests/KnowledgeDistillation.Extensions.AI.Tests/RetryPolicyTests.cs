@@ -22,27 +22,34 @@ public sealed class RetryPolicyTests
     public void RetryAfter_Unusable_IsNull(string? ms, string? header) => FailureClassifier.ParseRetryAfter(ms, header, Now).Should().BeNull();
 
     [Theory]
-    [InlineData(429, true)]
-    [InlineData(408, true)]
-    [InlineData(500, true)]
-    [InlineData(503, true)]
-    [InlineData(400, false)]
-    [InlineData(401, false)]
-    [InlineData(403, false)]
-    [InlineData(404, false)]
-    public void Status_IsTransientOrPermanent(int status, bool transient)
+    [InlineData(429, true, false)]
+    [InlineData(408, true, false)]
+    [InlineData(500, true, false)]
+    [InlineData(502, true, false)]
+    [InlineData(503, true, false)]
+    [InlineData(400, false, false)]
+    [InlineData(401, false, true)]
+    [InlineData(403, false, true)]
+    [InlineData(404, false, false)]
+    [InlineData(422, false, false)]
+    public void Status_IsTransientPermanentOrAuthentication(int status, bool transient, bool authentication)
     {
         FailureClassifier.FromStatus(status, TimeSpan.FromSeconds(1)).IsTransient.Should().Be(transient);
+        FailureClassifier.FromStatus(status, null).IsAuthentication.Should().Be(authentication);
         FailureClassifier.Classify(new HttpRequestException("x", null, (System.Net.HttpStatusCode)status)).IsTransient.Should().Be(transient);
     }
 
     [Fact]
-    public void Connection_Timeout_AndMalformedJson_AreTransient_UnknownErrorsArePermanent()
+    public void Connection_Timeout_MalformedJson_AndUnrecognisedReplies_AreTransient_SoNeverRecordedAsAnAnswer()
     {
         FailureClassifier.Classify(new InvalidOperationException("wrapped", new IOException("reset"))).Kind.Should().Be("connection");
         FailureClassifier.Classify(new TimeoutException()).Kind.Should().Be("timeout");
         FailureClassifier.Classify(new System.Text.Json.JsonException()).Kind.Should().Be("malformed_response");
-        FailureClassifier.Classify(new InvalidOperationException("?")).IsTransient.Should().BeFalse();
+        // What the OpenAI client throws for a 200 whose body is {} or a JSON array: no status, nothing about the prompt.
+        Failure empty = FailureClassifier.Classify(new ArgumentOutOfRangeException("index"));
+        empty.IsTransient.Should().BeTrue();
+        empty.Kind.Should().Be("malformed_response");
+        FailureClassifier.Classify(new InvalidOperationException("?")).IsTransient.Should().BeTrue();
     }
 
     [Fact]

@@ -40,6 +40,7 @@ public abstract class LoopbackTestBase : IAsyncLifetime
     internal ChatClientTeacher Teacher(Action<ChatClientTeacherOptions>? configure = null, string? cacheDir = null, string key = FakeOpenAIServer.ApiKey)
     {
         var options = new ChatClientTeacherOptions { Model = "teacher-1", Retry = FastRetry() };
+        options.Secrets.Add(key);
         options.Prices.Add("teacher-1", new ModelPrice(InputPerMillion: 2.5m, OutputPerMillion: 10m));
         configure?.Invoke(options);
         return new ChatClientTeacher(Client(key), options, cacheDir is null ? null : new FileDistributedCache(cacheDir), Log);

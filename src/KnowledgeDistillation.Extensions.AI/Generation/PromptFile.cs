@@ -54,7 +54,8 @@ public sealed class PromptFormatException : FormatException
 }
 
 /// <summary>
-/// Reads prompts from JSONL: one JSON object per line, with <c>"prompt": "text"</c> (one user message) or
+/// Reads prompts from UTF-8 JSONL (bytes that are not UTF-8 make the line invalid: they are never replaced by U+FFFD
+/// and sent): one JSON object per line, with <c>"prompt": "text"</c> (one user message) or
 /// <c>"messages": [{"role": "user", "content": "…"}, …]</c>, and optionally <c>"id"</c> (string or number) and
 /// <c>"system"</c> (a system message for that prompt). Blank lines are ignored. Lines without an id get a stable one
 /// from their content (<c>p-</c> and 16 hex digits of its SHA-256; a repeated prompt gets <c>-2</c>, <c>-3</c>… in file order),
@@ -77,16 +78,31 @@ public static class PromptFile
         var invalid = new List<InvalidPromptLine>();
         var ids = new HashSet<string>(StringComparer.Ordinal);
         var derivedCounts = new Dictionary<string, int>(StringComparer.Ordinal);
-        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        int lineNumber = 0;
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        var reader = new ByteLineReader(stream);
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } bytes)
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line))
+            int lineNumber = reader.LineNumber;
+            ReadOnlySpan<byte> span = bytes.Span;
+            if (lineNumber == 1)
+            {
+                if (span is [0xFE, 0xFF, ..] or [0xFF, 0xFE, ..] || (span.Length > 1 && (span[0] == 0 || span[1] == 0)))
+                {
+                    throw new InvalidDataException($"Prompts file '{path}' is UTF-16 (or another wide encoding); prompts files are UTF-8 JSONL. Convert it (e.g. iconv -f UTF-16 -t UTF-8) and run again.");
+                }
+                if (span is [0xEF, 0xBB, 0xBF, ..])
+                {
+                    span = span[3..];   // a UTF-8 byte order mark
+                }
+            }
+            string? error = TryDecode(span, out string line);
+            if (error is null && string.IsNullOrWhiteSpace(line))
             {
                 continue;
             }
-            string? error = TryParse(line, out string? id, out List<ChatMessage>? messages);
+            string? id = null;
+            List<ChatMessage>? messages = null;
+            error ??= TryParse(line, out id, out messages);
             if (error is null)
             {
                 if (id is null)
@@ -119,6 +135,29 @@ public static class PromptFile
         }
         return new PromptFileContents(prompts, invalid);
     }
+
+    /// <summary>
+    /// Decodes a line as strict UTF-8. A byte sequence that is not UTF-8 (a Latin-1 'é', a cut multi-byte character)
+    /// is an invalid line, not a U+FFFD sent to the provider in its place (which would answer another question and
+    /// cache it under the damaged text).
+    /// </summary>
+    private static string? TryDecode(ReadOnlySpan<byte> bytes, out string line)
+    {
+        try
+        {
+            line = StrictUtf8.GetString(bytes);
+            return null;
+        }
+        catch (DecoderFallbackException e)
+        {
+            line = "";
+            string found = e.BytesUnknown is { Length: > 0 } unknown ? string.Join(" ", unknown.Select(b => $"0x{b:X2}")) : "a byte";
+            string where = e.Index >= 0 ? $" at byte {e.Index + 1} of the line" : "";
+            return $"not valid UTF-8 ({found}{where}); prompts files must be UTF-8: convert the file (e.g. iconv -f LATIN1 -t UTF-8) or fix the line";
+        }
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private static string? TryParse(string line, out string? id, out List<ChatMessage>? messages)
     {

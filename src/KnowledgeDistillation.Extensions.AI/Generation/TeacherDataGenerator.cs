@@ -39,6 +39,9 @@ public sealed class TeacherDataGenerator
     }
 
     /// <summary>Reads a prompts JSONL file (see <see cref="PromptFile"/>; all lines are validated before anything is sent) and generates its records.</summary>
+    /// <exception cref="TeacherRequestException">The endpoint refused the credentials (HTTP 401/403: <see cref="TeacherRequestException.IsAuthenticationFailure"/>); the run stopped at once.</exception>
+    /// <exception cref="TeacherCacheUnavailableException">The cache cannot be reached and <see cref="GenerationOptions.RequireCache"/> is set.</exception>
+    /// <exception cref="IOException">Another run is writing the output (it is locked), or it cannot be written.</exception>
     public async Task<GenerationSummary> GenerateAsync(string promptsPath, string outputPath, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         PromptFileContents contents = await PromptFile.ReadAsync(promptsPath, _options.InvalidLines, cancellationToken).ConfigureAwait(false);
@@ -46,60 +49,87 @@ public sealed class TeacherDataGenerator
         {
             _logger.LogWarning("Skipping {Path}, line {Line}: {Reason}.", promptsPath, line.LineNumber, line.Reason);
         }
-        return await RunAsync(contents.Prompts.ToAsyncEnumerable(), contents.Prompts.Count, contents.InvalidLines, outputPath, progress, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<TeacherPrompt> prompts = contents.Prompts;
+        if (_options.Shard is { } shard)
+        {
+            prompts = [.. prompts.Where(p => shard.Contains(p.Id))];
+            _logger.LogInformation("Shard {Shard}: {Count} of the {Total} prompt(s).", shard, prompts.Count, contents.Prompts.Count);
+        }
+        return await RunAsync(prompts.ToAsyncEnumerable(), prompts.Count, contents.InvalidLines, outputPath, progress, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Generates records for prompts from any source. Prompt ids must be unique.</summary>
+    /// <summary>Generates records for prompts from any source (only those of <see cref="GenerationOptions.Shard"/> when set). Prompt ids must be unique.</summary>
+    /// <exception cref="TeacherRequestException">The endpoint refused the credentials (HTTP 401/403); the run stopped at once.</exception>
+    /// <exception cref="TeacherCacheUnavailableException">The cache cannot be reached and <see cref="GenerationOptions.RequireCache"/> is set.</exception>
+    /// <exception cref="IOException">Another run is writing the output (it is locked), or it cannot be written.</exception>
     public Task<GenerationSummary> GenerateAsync(IAsyncEnumerable<TeacherPrompt> prompts, string outputPath, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompts);
+        if (_options.Shard is { } shard)
+        {
+            prompts = prompts.Where(p => shard.Contains(p.Id));
+        }
         return RunAsync(prompts, null, [], outputPath, progress, cancellationToken);
     }
 
     private async Task<GenerationSummary> RunAsync(IAsyncEnumerable<TeacherPrompt> prompts, int? total, IReadOnlyList<InvalidPromptLine> invalidLines, string outputPath, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(outputPath);
+        // The cache before the output: a run that must not go uncached fails before it opens (or repairs) the output.
+        if (_teacher.HasCache && await _teacher.ProbeCacheAsync(cancellationToken).ConfigureAwait(false) is { } cacheProblem)
+        {
+            if (_options.RequireCache)
+            {
+                throw new TeacherCacheUnavailableException($"The answer cache cannot be reached ({cacheProblem}). Start it (or correct its address), or run without it on purpose (GenerationOptions.RequireCache = false; kd generate --cache-optional), which pays again for answers it holds. Nothing was sent or written.");
+            }
+            _teacher.CacheFailed("connect", cacheProblem);
+        }
         await using TeacherRecordWriter writer = TeacherRecordWriter.Open(outputPath, _options.FlushToDisk);
         if (writer.RepairedBytes > 0)
         {
             _logger.LogWarning("Output {Path} ended with a torn line ({Bytes} bytes, from an interrupted run); removed it. That prompt is generated again.", outputPath, writer.RepairedBytes);
         }
-        var state = new RunState(total, _teacher.Options.Prices.Currency, progress);
+        var state = new RunState(total, _teacher.Options.Prices.Currency, progress) { MaxFailureRate = _options.MaxFailureRate };
         var budget = new BudgetTracker(_options.MaxCost, _options.MaxTotalTokens);
         _logger.LogInformation("Generating {Total} prompt(s) with model {Model} into {Path}: {Existing} already there, cache {Cache}, concurrency {Concurrency}, budget {Budget}.",
-            total?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?", _teacher.Model ?? "(default)", outputPath, writer.ExistingIds.Count,
+            total?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?", _teacher.Model ?? "(default)", outputPath, writer.LastIsError.Count,
             _teacher.HasCache ? "on" : "off", _options.MaxConcurrency, DescribeBudget());
 
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         CancellationToken token = failFast.Token;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var inFlight = new List<Task>(_options.MaxConcurrency);
-        int notStarted = 0;
+        int notStarted = 0, retriedErrors = 0;
         try
         {
             await foreach (TeacherPrompt prompt in prompts.WithCancellation(token).ConfigureAwait(false))
             {
+                token.ThrowIfCancellationRequested();
                 if (!seen.Add(prompt.Id))
                 {
                     throw new InvalidDataException($"Prompt id '{prompt.Id}' occurs twice in the input; ids must be unique (one record per id).");
                 }
-                if (writer.ExistingIds.Contains(prompt.Id))
+                if (writer.LastIsError.TryGetValue(prompt.Id, out bool lastIsError))
                 {
-                    state.Update(s => s.AlreadyDone++);
-                    continue;
+                    if (!lastIsError || !_options.RetryErrorRecords)
+                    {
+                        state.Update(s => s.AlreadyDone++);
+                        continue;
+                    }
+                    retriedErrors++;   // an error record, tried again: a new record will supersede it
                 }
                 while (inFlight.Count >= _options.MaxConcurrency)
                 {
                     Task done = await Task.WhenAny(inFlight).ConfigureAwait(false);
                     inFlight.Remove(done);
-                    await done.ConfigureAwait(false);   // surfaces a fatal error (the output cannot be written…)
+                    await done.ConfigureAwait(false);   // surfaces a fatal error (refused credentials, the output cannot be written…)
                 }
-                if (state.BudgetReached)
+                if (state.BudgetReached || state.FailureLimitReached)
                 {
                     notStarted++;
                     continue;
                 }
-                inFlight.Add(ProcessAsync(prompt, writer, budget, state, token));
+                inFlight.Add(ProcessAsync(prompt, writer, budget, state, failFast));
             }
             await Task.WhenAll(inFlight).ConfigureAwait(false);
         }
@@ -117,20 +147,42 @@ public sealed class TeacherDataGenerator
             }
             GenerationProgress partial = state.Snapshot();
             _logger.LogWarning("Run stopped after {Written} new record(s) ({AlreadyDone} were already there); rerun to continue.", partial.Written, partial.AlreadyDone);
+            if (state.Fatal is { } fatal)
+            {
+                // Refused credentials cancel the other requests: report the cause, not the cancellations it caused.
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(fatal);
+            }
             throw;
         }
         notStarted += state.BudgetSkipped;
         GenerationProgress final = state.Snapshot();
-        var reason = state.BudgetReached ? GenerationStopReason.BudgetReached : GenerationStopReason.Completed;
+        var summary = new GenerationSummary(GenerationStopReason.Completed, final, notStarted, writer.RepairedBytes, invalidLines, outputPath)
+        {
+            FailureKinds = state.FailureKindsSnapshot(),
+            LastFailure = state.LastFailure,
+            RetriedErrorRecords = retriedErrors,
+            Shard = _options.Shard,
+        };
+        GenerationStopReason reason =
+            summary.Attempted > 0 && (summary.Answered == 0 || summary.FailureRate > _options.MaxFailureRate) ? GenerationStopReason.TooManyFailures
+            : state.BudgetReached ? GenerationStopReason.BudgetReached
+            : GenerationStopReason.Completed;
+        summary = summary with { StopReason = reason };
         _logger.LogInformation("Generation {Reason}: {Written} record(s) written ({CacheHits} from cache, {Errors} permanent errors), {AlreadyDone} already there, {Transient} transient failures, {NotStarted} not started; {Requests} request(s), {Retries} retries, {Tokens} tokens, cost {Cost} {Currency}, {Elapsed}.",
             reason, final.Written, final.CacheHits, final.PermanentErrors, final.AlreadyDone, final.TransientFailures, notStarted, final.Requests, final.Retries,
             final.InputTokens + final.OutputTokens, final.Cost, final.Currency, final.Elapsed);
-        return new GenerationSummary(reason, final, notStarted, writer.RepairedBytes, invalidLines, outputPath);
+        if (reason == GenerationStopReason.TooManyFailures)
+        {
+            _logger.LogError("{Failed} of {Attempted} prompt(s) got no answer (failure rate {Rate:0.###}, limit {Limit:0.###}); last failure: {Last}",
+                summary.Failed, summary.Attempted, summary.FailureRate, _options.MaxFailureRate, summary.LastFailure);
+        }
+        return summary;
     }
 
-    private async Task ProcessAsync(TeacherPrompt prompt, TeacherRecordWriter writer, BudgetTracker budget, RunState state, CancellationToken cancellationToken)
+    private async Task ProcessAsync(TeacherPrompt prompt, TeacherRecordWriter writer, BudgetTracker budget, RunState state, CancellationTokenSource failFast)
     {
         await Task.Yield();
+        CancellationToken cancellationToken = failFast.Token;
         IReadOnlyList<ChatMessage> sent = _teacher.BuildMessages(prompt);
         TeacherResponse? cached = await _teacher.TryGetCachedAsync(prompt, cancellationToken).ConfigureAwait(false);
         if (cached is not null)
@@ -153,15 +205,32 @@ public sealed class TeacherDataGenerator
         catch (TeacherRequestException e)
         {
             budget.Release(bound.Tokens, bound.Cost);
-            state.Update(s => s.Requests++);
+            string kind = e.FailureKind ?? (e.StatusCode is { } code ? $"http_{code}" : "error");
+            string message = _teacher.Redactor.Redact(e.Message);
+            if (e.IsAuthenticationFailure)
+            {
+                // Not about this prompt: no record (a rerun with working credentials answers it), and every other
+                // request would be refused the same way, so the whole run stops now.
+                var fatal = new TeacherRequestException(prompt.Id,
+                    $"The endpoint refused the credentials: HTTP {e.StatusCode} ({(System.Net.HttpStatusCode)e.StatusCode!.Value}). The run stopped at once; nothing is written for a refused request, so a rerun with working credentials answers it. ({message})",
+                    e.StatusCode, isTransient: false, e.Attempts, e.InnerException)
+                {
+                    FailureKind = kind,
+                };
+                state.Update(s => { s.Requests++; s.Fatal ??= fatal; });
+                await failFast.CancelAsync().ConfigureAwait(false);
+                throw state.Fatal!;
+            }
             if (e.IsTransient)
             {
-                state.Update(s => s.TransientFailures++);
-                return;   // no record: a rerun tries again
+                // Transport failures (refused connection, timeout, malformed reply, 5xx…) are never recorded as the
+                // prompt's answer: no record, so a rerun tries again.
+                state.Update(s => { s.Requests++; s.TransientFailures++; s.RecordFailure(kind, message); });
+                return;
             }
-            var error = new RecordError(e.StatusCode is { } status ? $"http_{status}" : "error", e.StatusCode, e.Message);
+            var error = new RecordError(kind, e.StatusCode, message);
             await writer.AppendAsync(new TeacherRecord { Id = prompt.Id, Messages = ToRecordMessages(sent), Attempts = e.Attempts, Error = error }).ConfigureAwait(false);
-            state.Update(s => { s.Written++; s.PermanentErrors++; });
+            state.Update(s => { s.Requests++; s.Written++; s.PermanentErrors++; s.RecordFailure(kind, message); });
             return;
         }
         catch
@@ -171,6 +240,8 @@ public sealed class TeacherDataGenerator
         }
         bool usageKnown = answer.Usage.InputTokens is not null && answer.Usage.OutputTokens is not null;
         budget.Settle(bound.Tokens, bound.Cost, usageKnown ? answer.Usage.TotalTokens : null, answer.Cost);
+        // The paid answer reaches the output (written and flushed) before the cache: a cache that fails, or a crash
+        // between the two, can never lose it.
         await writer.AppendAsync(ToRecord(sent, answer)).ConfigureAwait(false);
         state.Update(s =>
         {
@@ -180,6 +251,7 @@ public sealed class TeacherDataGenerator
             s.OutputTokens += answer.Usage.OutputTokens ?? 0;
             s.Cost += answer.Cost ?? 0;
         });
+        await _teacher.StoreAsync(prompt, answer, cancellationToken).ConfigureAwait(false);
     }
 
     private TeacherRecord ToRecord(IReadOnlyList<ChatMessage> sent, TeacherResponse answer) => new()
@@ -227,10 +299,38 @@ public sealed class TeacherDataGenerator
     {
         private readonly Lock _lock = new();
         private readonly long _started = Stopwatch.GetTimestamp();
+        private readonly Dictionary<string, int> _failureKinds = new(StringComparer.Ordinal);
         public int AlreadyDone, Written, CacheHits, PermanentErrors, TransientFailures, Requests, Retries, BudgetSkipped;
         public long InputTokens, OutputTokens;
         public decimal Cost;
         public bool BudgetReached;
+        public string? LastFailure;
+        public TeacherRequestException? Fatal;
+        private volatile bool _failureLimitReached;
+
+        /// <summary>Set once failures exceed MaxFailureRate × total: the run can no longer end within its limit.</summary>
+        public bool FailureLimitReached => _failureLimitReached;
+
+        public double MaxFailureRate { get; init; } = 1;
+
+        /// <summary>Counts a failed prompt (call inside <see cref="Update"/>).</summary>
+        public void RecordFailure(string kind, string message)
+        {
+            _failureKinds[kind] = _failureKinds.GetValueOrDefault(kind) + 1;
+            LastFailure = message;
+            if (total is { } t && PermanentErrors + TransientFailures > MaxFailureRate * t)
+            {
+                _failureLimitReached = true;
+            }
+        }
+
+        public IReadOnlyDictionary<string, int> FailureKindsSnapshot()
+        {
+            lock (_lock)
+            {
+                return new Dictionary<string, int>(_failureKinds, StringComparer.Ordinal);
+            }
+        }
 
         public void Update(Action<RunState> change)
         {

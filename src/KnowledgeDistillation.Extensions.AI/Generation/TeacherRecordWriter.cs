@@ -6,8 +6,11 @@ namespace KnowledgeDistillation.Extensions.AI.Generation;
 /// <summary>
 /// Appends records to the output JSONL, whole lines, flushed as they complete: a crash loses at most the lines
 /// being written, and opening the file again finds it (no trailing newline, or not valid JSON) and cuts it
-/// off. Opening also collects the ids already present, which is what lets a rerun skip finished prompts. The file
-/// is opened for exclusive writing, so two runs cannot interleave lines in one file.
+/// off. Opening also collects the ids already present (and whether each one's last record is an error), which is what
+/// lets a rerun skip finished prompts. The file is opened with <see cref="FileShare.None"/>, which on Unix takes an
+/// exclusive <c>flock</c> on it (<see cref="FileShare.Read"/> would take a shared one, which a second writer also
+/// gets): a second run on the same file is refused before it reads or changes anything. The lock is advisory and
+/// local: it holds between .NET processes on one machine (and on file systems whose flock spans machines).
 /// </summary>
 internal sealed class TeacherRecordWriter : IAsyncDisposable
 {
@@ -17,25 +20,23 @@ internal sealed class TeacherRecordWriter : IAsyncDisposable
     private readonly Task _pump;
     private volatile Exception? _failure;
 
-    private TeacherRecordWriter(FileStream stream, bool flushToDisk, HashSet<string> existing, long repairedBytes, int existingErrors)
+    private TeacherRecordWriter(FileStream stream, bool flushToDisk, Dictionary<string, bool> lastIsError, long repairedBytes)
     {
         _stream = stream;
         _flushToDisk = flushToDisk;
-        ExistingIds = existing;
+        LastIsError = lastIsError;
         RepairedBytes = repairedBytes;
-        ExistingErrors = existingErrors;
         _pump = Task.Run(PumpAsync);
     }
 
-    /// <summary>Ids that already have a record.</summary>
-    public HashSet<string> ExistingIds { get; }
+    /// <summary>Every id with a record, and whether its last record is an error record.</summary>
+    public IReadOnlyDictionary<string, bool> LastIsError { get; }
 
     /// <summary>Bytes of a torn last line that opening removed (0 when the file was intact).</summary>
     public long RepairedBytes { get; }
 
-    /// <summary>Error records among the existing ones.</summary>
-    public int ExistingErrors { get; }
-
+    /// <summary>Opens (or creates) the output for exclusive appending.</summary>
+    /// <exception cref="IOException">Another run (or any process holding an exclusive lock) is writing it; nothing was read or changed.</exception>
     public static TeacherRecordWriter Open(string path, bool flushToDisk)
     {
         string full = Path.GetFullPath(path);
@@ -43,15 +44,19 @@ internal sealed class TeacherRecordWriter : IAsyncDisposable
         FileStream stream;
         try
         {
-            stream = new FileStream(full, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+            stream = new FileStream(full, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+        }
+        catch (IOException e) when (RecordLines.IsLockConflict(e))
+        {
+            throw new IOException($"Output '{path}' is being written by another run (it holds the file's exclusive lock); this run was refused and did not change it. Wait for that run to end, or give this one another output file.", e);
         }
         catch (IOException e)
         {
-            throw new IOException($"Cannot open output '{path}' for writing ({e.Message}); is another run writing to it?", e);
+            throw new IOException($"Cannot open output '{path}' for writing ({e.Message}).", e);
         }
         try
         {
-            (HashSet<string> ids, long goodLength, int errors) = Scan(stream, path);
+            (Dictionary<string, bool> ids, long goodLength) = Scan(stream, path);
             long repaired = stream.Length - goodLength;
             if (repaired > 0)
             {
@@ -59,7 +64,7 @@ internal sealed class TeacherRecordWriter : IAsyncDisposable
                 stream.Flush(flushToDisk: true);
             }
             stream.Seek(0, SeekOrigin.End);
-            return new TeacherRecordWriter(stream, flushToDisk, ids, repaired, errors);
+            return new TeacherRecordWriter(stream, flushToDisk, ids, repaired);
         }
         catch
         {
@@ -68,11 +73,10 @@ internal sealed class TeacherRecordWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Finds the ids and the length of the intact part: everything up to the last complete, valid line.</summary>
-    private static (HashSet<string> Ids, long GoodLength, int Errors) Scan(FileStream stream, string path)
+    /// <summary>Finds the ids (last record wins) and the length of the intact part: everything up to the last complete, valid line.</summary>
+    private static (Dictionary<string, bool> Ids, long GoodLength) Scan(FileStream stream, string path)
     {
-        var ids = new HashSet<string>(StringComparer.Ordinal);
-        int errors = 0;
+        var ids = new Dictionary<string, bool>(StringComparer.Ordinal);
         long goodLength = 0;
         long lineStart = 0;
         int lineNumber = 0;
@@ -104,10 +108,9 @@ internal sealed class TeacherRecordWriter : IAsyncDisposable
                 {
                     goodLength = lineEnd;
                 }
-                else if (TryReadId(content, out string? id, out bool isError, out string? problem))
+                else if (RecordLines.TryReadId(content, out string? id, out bool isError, out string? problem))
                 {
-                    ids.Add(id!);
-                    errors += isError ? 1 : 0;
+                    ids[id!] = isError;
                     goodLength = lineEnd;
                 }
                 else
@@ -121,58 +124,7 @@ internal sealed class TeacherRecordWriter : IAsyncDisposable
             line.Write(buffer, start, read - start);
         }
         // Whatever follows goodLength (a line without its newline, or an invalid last line) is a torn write.
-        return (ids, goodLength, errors);
-    }
-
-    private static bool TryReadId(ReadOnlySpan<byte> json, out string? id, out bool isError, out string? problem)
-    {
-        id = null;
-        isError = false;
-        problem = null;
-        try
-        {
-            var reader = new Utf8JsonReader(json);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                problem = "not a JSON object";
-                return false;
-            }
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("id"u8))
-                {
-                    reader.Read();
-                    id = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                }
-                else if (reader.ValueTextEquals("error"u8))
-                {
-                    reader.Read();
-                    isError = reader.TokenType != JsonTokenType.Null;
-                    reader.Skip();
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-            {
-                problem = "not one complete JSON object";
-                return false;
-            }
-        }
-        catch (JsonException e)
-        {
-            problem = $"not valid JSON: {e.Message}";
-            return false;
-        }
-        if (string.IsNullOrEmpty(id))
-        {
-            problem = "no \"id\"";
-            return false;
-        }
-        return true;
+        return (ids, goodLength);
     }
 
     /// <summary>

@@ -17,7 +17,9 @@ namespace KnowledgeDistillation.Extensions.AI.Teachers;
 /// A large language model behind any <see cref="IChatClient"/> used as a teacher: answers prompts and records the
 /// text, the per-token top-k log-probabilities (when the provider returns them), usage, latency, finish reason, model
 /// and cost. Answers are cached through <see cref="IDistributedCache"/>, keyed by (model, messages, options), and
-/// transient failures are retried (see <see cref="RetryOptions"/>). Thread-safe: one teacher serves concurrent prompts.
+/// transient failures are retried (see <see cref="RetryOptions"/>). A cache that fails is skipped (logged once) rather
+/// than failing a request. Every error text is redacted (<see cref="Redactor"/>). Thread-safe: one teacher serves
+/// concurrent prompts.
 /// </summary>
 public sealed class ChatClientTeacher
 {
@@ -25,6 +27,8 @@ public sealed class ChatClientTeacher
     private readonly IDistributedCache? _cache;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private int _cacheDown;          // 1 while the cache is being skipped after a failure
+    private long _cacheRetryAt;      // timestamp (_time) from which a skipped cache is tried again
 
     /// <summary>Creates a teacher.</summary>
     /// <param name="chatClient">The chat client. Turn off its own retries (e.g. <see cref="OpenAICompatibleChatClient"/> does) so that only this teacher's loop, which honours budgets and records failures, retries.</param>
@@ -42,7 +46,11 @@ public sealed class ChatClientTeacher
         _logger = logger ?? NullLogger.Instance;
         _time = timeProvider ?? TimeProvider.System;
         Model = Options.Model ?? chatClient.GetService<ChatClientMetadata>()?.DefaultModelId;
+        Redactor = new SecretRedactor(Options.Secrets);
     }
+
+    /// <summary>Masks <see cref="ChatClientTeacherOptions.Secrets"/> and bearer tokens in every error text the teacher produces.</summary>
+    public SecretRedactor Redactor { get; }
 
     /// <summary>The options (do not change them after the teacher is created).</summary>
     public ChatClientTeacherOptions Options { get; }
@@ -58,19 +66,37 @@ public sealed class ChatClientTeacher
     public async Task<TeacherResponse> GenerateAsync(TeacherPrompt prompt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return await TryGetCachedAsync(prompt, cancellationToken).ConfigureAwait(false)
-            ?? await RequestAsync(prompt, onRetry: null, cancellationToken).ConfigureAwait(false);
+        if (await TryGetCachedAsync(prompt, cancellationToken).ConfigureAwait(false) is { } cached)
+        {
+            return cached;
+        }
+        TeacherResponse answer = await RequestAsync(prompt, onRetry: null, cancellationToken).ConfigureAwait(false);
+        await StoreAsync(prompt, answer, cancellationToken).ConfigureAwait(false);
+        return answer;
     }
 
-    /// <summary>The cached answer to a prompt, or null when the cache does not hold it (or there is no cache).</summary>
+    /// <summary>
+    /// The cached answer to a prompt, or null when the cache does not hold it, there is no cache, or the cache cannot
+    /// be reached (then it is skipped for <see cref="ChatClientTeacherOptions.CacheRetryInterval"/>, logged once).
+    /// </summary>
     public async Task<TeacherResponse?> TryGetCachedAsync(TeacherPrompt prompt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        if (_cache is null)
+        if (!CacheUsable)
         {
             return null;
         }
-        byte[]? bytes = await _cache.GetAsync(CacheKey(prompt), cancellationToken).ConfigureAwait(false);
+        byte[]? bytes;
+        try
+        {
+            bytes = await _cache!.GetAsync(CacheKey(prompt), cancellationToken).ConfigureAwait(false);
+            CacheSucceeded();
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            CacheFailed("read", Describe(e));
+            return null;
+        }
         if (bytes is null)
         {
             return null;
@@ -124,9 +150,7 @@ public sealed class ChatClientTeacher
                 try
                 {
                     ChatResponse response = await _client.GetResponseAsync(messages, chatOptions, attemptCts.Token).ConfigureAwait(false);
-                    TeacherResponse answer = ToTeacherResponse(prompt.Id, response, _time.GetElapsedTime(started), attempt);
-                    await StoreAsync(prompt, answer, cancellationToken).ConfigureAwait(false);
-                    return answer;
+                    return ToTeacherResponse(prompt.Id, response, _time.GetElapsedTime(started), attempt);
                 }
                 catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -140,11 +164,16 @@ public sealed class ChatClientTeacher
                     error = e;
                 }
             }
-            string description = FailureClassifier.Describe(error, failure);
+            string description = FailureClassifier.Describe(error, failure, Redactor);
             if (!failure.IsTransient || attempt >= retry.MaxAttempts)
             {
-                _logger.LogWarning("Prompt {PromptId} failed after {Attempts} attempt(s), {Kind}: {Error}", prompt.Id, attempt, failure.IsTransient ? "attempts exhausted" : "permanent error", description);
-                throw new TeacherRequestException(prompt.Id, $"Prompt '{prompt.Id}' failed after {attempt} attempt(s): {description}", failure.StatusCode, failure.IsTransient, attempt, error);
+                string kind = failure.IsAuthentication ? "credentials refused" : failure.IsTransient ? "attempts exhausted" : "permanent error";
+                _logger.LogWarning("Prompt {PromptId} failed after {Attempts} attempt(s), {Kind}: {Error}", prompt.Id, attempt, kind, description);
+                // The client's exception may quote the server's body, which may echo the key: only a redacted copy is kept.
+                throw new TeacherRequestException(prompt.Id, $"Prompt '{prompt.Id}' failed after {attempt} attempt(s): {description}", failure.StatusCode, failure.IsTransient, attempt, Redactor.Redact(error))
+                {
+                    FailureKind = failure.Kind,
+                };
             }
             TimeSpan delay = NextDelay(attempt, failure.RetryAfter);
             _logger.LogInformation("Prompt {PromptId}: attempt {Attempt} failed ({Error}); retrying in {DelayMs:0} ms{Hint}.", prompt.Id, attempt, description, delay.TotalMilliseconds, failure.RetryAfter is null ? "" : " as the server asked (Retry-After)");
@@ -165,9 +194,14 @@ public sealed class ChatClientTeacher
         return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
     }
 
-    private async Task StoreAsync(TeacherPrompt prompt, TeacherResponse answer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Caches an answer from the model. Never fails because of the cache: a failed write is logged (once per outage)
+    /// and the cache is skipped for <see cref="ChatClientTeacherOptions.CacheRetryInterval"/>. A generator calls this
+    /// only after the answer is written and flushed to its output, so a paid answer is never only in the cache.
+    /// </summary>
+    internal async Task StoreAsync(TeacherPrompt prompt, TeacherResponse answer, CancellationToken cancellationToken)
     {
-        if (_cache is null)
+        if (!CacheUsable || answer.FromCache)
         {
             return;
         }
@@ -175,12 +209,58 @@ public sealed class ChatClientTeacher
         var entry = new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = Options.CacheLifetime };
         try
         {
-            await _cache.SetAsync(CacheKey(prompt), bytes, entry, cancellationToken).ConfigureAwait(false);
+            await _cache!.SetAsync(CacheKey(prompt), bytes, entry, cancellationToken).ConfigureAwait(false);
+            CacheSucceeded();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            // The answer is paid for and about to be written to the output: a cache that cannot store it must not lose it.
-            _logger.LogWarning(e, "Could not cache the answer to prompt {PromptId}.", prompt.Id);
+            CacheFailed("write", Describe(e));
+        }
+    }
+
+    /// <summary>
+    /// Reads one (absent) key to find out whether the cache can be reached; null when it can (or there is no cache),
+    /// otherwise the failure, with its message redacted. Does not mark the cache as failed.
+    /// </summary>
+    internal async Task<string?> ProbeCacheAsync(CancellationToken cancellationToken)
+    {
+        if (_cache is null)
+        {
+            return null;
+        }
+        try
+        {
+            await _cache.GetAsync("kd:llm:probe", cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return Describe(e);
+        }
+    }
+
+    private string Describe(Exception e) => $"{e.GetType().Name}: {Redactor.Redact(e.Message).ReplaceLineEndings(" ")}";
+
+    private bool CacheUsable => _cache is not null
+        && (Volatile.Read(ref _cacheDown) == 0 || _time.GetTimestamp() >= Interlocked.Read(ref _cacheRetryAt));
+
+    /// <summary>Skips the cache for a while; logs only the first failure of an outage (not one line per request).</summary>
+    internal void CacheFailed(string operation, string description)
+    {
+        long retryAt = _time.GetTimestamp() + (long)(Options.CacheRetryInterval.TotalSeconds * _time.TimestampFrequency);
+        Interlocked.Exchange(ref _cacheRetryAt, retryAt);
+        if (Interlocked.Exchange(ref _cacheDown, 1) == 0)
+        {
+            _logger.LogWarning("The answer cache failed ({Operation}: {Error}); going on without it: answers are requested and written to the output as usual but not cached. It is tried again in {Interval} s; this is logged once, not for every request.",
+                operation, description, Options.CacheRetryInterval.TotalSeconds);
+        }
+    }
+
+    private void CacheSucceeded()
+    {
+        if (Volatile.Read(ref _cacheDown) == 1 && Interlocked.Exchange(ref _cacheDown, 0) == 1)
+        {
+            _logger.LogWarning("The answer cache is reachable again; answers are cached again.");
         }
     }
 

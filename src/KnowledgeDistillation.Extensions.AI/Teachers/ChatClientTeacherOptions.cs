@@ -59,6 +59,22 @@ public sealed class ChatClientTeacherOptions
     public TimeSpan? CacheLifetime { get; set; }
 
     /// <summary>
+    /// Values that must never appear in an error message, a record or a log line: the API key (and any other credential
+    /// the chat client holds). The teacher cannot read them from the chat client, so add them here;
+    /// <c>Bearer …</c> tokens and <c>api-key</c> values are masked whether or not they are listed.
+    /// </summary>
+    /// <value>The default value is empty.</value>
+    public IList<string> Secrets { get; } = [];
+
+    /// <summary>
+    /// After the cache fails (a Redis server that went away), how long the teacher goes on without it before trying it
+    /// again. A failing cache never stops a run: answers are requested and written, just not cached, and the failure
+    /// is logged once, not per request.
+    /// </summary>
+    /// <value>The default value is 60 seconds.</value>
+    public TimeSpan CacheRetryInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// Reads token log-probabilities from a response for providers whose client does not expose them as OpenAI's
     /// does. Return null when the response holds none. When null, the built-in reader handles
     /// <c>Microsoft.Extensions.AI.OpenAI</c> chat clients.
@@ -87,6 +103,10 @@ public sealed class ChatClientTeacherOptions
         if (CacheLifetime is { } life && life <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(CacheLifetime), life, "ChatClientTeacherOptions.CacheLifetime must be positive (or null to keep entries).");
+        }
+        if (CacheRetryInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CacheRetryInterval), CacheRetryInterval, "ChatClientTeacherOptions.CacheRetryInterval must be positive.");
         }
         ArgumentNullException.ThrowIfNull(Prices, nameof(Prices));
         ArgumentNullException.ThrowIfNull(Retry, nameof(Retry));

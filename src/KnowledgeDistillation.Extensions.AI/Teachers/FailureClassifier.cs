@@ -12,7 +12,11 @@ namespace KnowledgeDistillation.Extensions.AI.Teachers;
 /// <param name="StatusCode">The HTTP status, when there was a response.</param>
 /// <param name="Kind">A short machine-readable reason (<c>http_429</c>, <c>timeout</c>, <c>connection</c>, <c>malformed_response</c>…).</param>
 /// <param name="RetryAfter">The server's requested wait, when it sent one.</param>
-internal readonly record struct Failure(bool IsTransient, int? StatusCode, string Kind, TimeSpan? RetryAfter);
+internal readonly record struct Failure(bool IsTransient, int? StatusCode, string Kind, TimeSpan? RetryAfter)
+{
+    /// <summary>HTTP 401 or 403: the credentials are refused, for every prompt alike; the run stops.</summary>
+    public bool IsAuthentication => StatusCode is 401 or 403;
+}
 
 /// <summary>
 /// Sorts exceptions from chat clients into transient and permanent failures. Knows System.ClientModel (the OpenAI and
@@ -43,14 +47,20 @@ internal static class FailureClassifier
                     break;
             }
         }
-        // A response body the client could not make sense of (e.g. a JSON object missing required fields) surfaces as
-        // various exception types; an unknown failure is treated as permanent so it is recorded, not retried forever.
-        return new Failure(false, null, "error", null);
+        // No HTTP status: a response body the client could not make sense of (an HTML page with status 200, a JSON
+        // object missing required fields, an array…) surfaces as various exception types (ArgumentOutOfRangeException,
+        // InvalidOperationException…). It says nothing about the prompt, so it is transient: retried within
+        // MaxAttempts and never recorded as the prompt's answer.
+        return new Failure(true, null, "malformed_response", null);
     }
 
+    /// <summary>
+    /// 408, 409, 425, 429 and 5xx are transient (retried); 401 and 403 are authentication failures (the run stops);
+    /// any other status (400, 404, 413, 422…) is the provider refusing this prompt: a permanent error record.
+    /// </summary>
     internal static Failure FromStatus(int status, TimeSpan? retryAfter)
     {
-        bool transient = status is 408 or 409 or 425 or 429 or >= 500;
+        bool transient = status is 408 or 409 or 425 or 429 or >= 500 or < 400;
         return new Failure(transient, status, $"http_{status.ToString(CultureInfo.InvariantCulture)}", transient ? retryAfter : null);
     }
 
@@ -91,11 +101,13 @@ internal static class FailureClassifier
         return null;
     }
 
-    internal static string Describe(Exception exception, Failure failure)
+    internal static string Describe(Exception exception, Failure failure, SecretRedactor redactor)
     {
-        // Messages from System.ClientModel hold the status line and the server's error body, never request headers
-        // (so never the API key); they are trimmed so that one odd response cannot bloat the output file.
-        string message = exception.Message.ReplaceLineEndings(" ");
+        // Messages from System.ClientModel hold the status line and the server's error body. The body can echo the
+        // key (a 401 that repeats the rejected key, a proxy that dumps headers), so every description is redacted
+        // here, where errors become text, before it reaches a log, a record or an exception message. Trimmed so that
+        // one odd response cannot bloat the output file (after redaction, so that no secret is cut in half and kept).
+        string message = redactor.Redact(exception.Message).ReplaceLineEndings(" ");
         if (message.Length > 400)
         {
             message = string.Concat(message.AsSpan(0, 400), "…");

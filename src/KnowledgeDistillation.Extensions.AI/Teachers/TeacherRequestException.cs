@@ -1,6 +1,10 @@
 namespace KnowledgeDistillation.Extensions.AI.Teachers;
 
-/// <summary>A prompt the teacher could not answer: a permanent error (HTTP 400, 401, 403, 404, 422…), or transient errors until the attempts ran out.</summary>
+/// <summary>
+/// A prompt the teacher could not answer: the provider refused it (HTTP 400, 404, 422…), refused the credentials
+/// (HTTP 401 or 403: <see cref="IsAuthenticationFailure"/>), or transient errors lasted until the attempts ran out.
+/// The message never holds a credential (see <see cref="SecretRedactor"/>).
+/// </summary>
 public sealed class TeacherRequestException : Exception
 {
     /// <summary>Creates the exception.</summary>
@@ -39,4 +43,13 @@ public sealed class TeacherRequestException : Exception
 
     /// <summary>Requests made.</summary>
     public int Attempts { get; }
+
+    /// <summary>A short machine-readable reason for the last failure: <c>http_400</c>, <c>http_401</c>, <c>timeout</c>, <c>connection</c>, <c>malformed_response</c>…</summary>
+    public string? FailureKind { get; init; }
+
+    /// <summary>
+    /// True for HTTP 401 and 403: the endpoint refused the credentials. That is not about the prompt, so a run writes
+    /// no record for it and stops at once (every other prompt would be refused the same way).
+    /// </summary>
+    public bool IsAuthenticationFailure => StatusCode is 401 or 403;
 }

@@ -20,7 +20,9 @@ namespace KnowledgeDistillation.Extensions.AI.Tests.Server;
 /// deterministic functions of the prompt. Directives in the last user message script failures per prompt:
 /// <c>#429x2</c> (two 429s with Retry-After, then success), <c>#500x1</c>, <c>#hangx1</c> (no answer until the client gives
 /// up), <c>#dropx1</c> (headers, half a body, then the connection is aborted), <c>#malformedx1</c> (200 with broken JSON),
-/// <c>#400</c>, <c>#401</c> (always).
+/// <c>#htmlx1</c> (200 with an HTML page), <c>#incompletex1</c> (200 with <c>{}</c>), <c>#502x1</c> (a proxy's HTML error page),
+/// <c>#400</c>, <c>#401</c>, <c>#403</c> (always without a count). Like some providers and proxies, a 401 echoes the credentials
+/// it was sent: the bearer token for a wrong key, the whole Authorization header for <c>#401</c>.
 /// </summary>
 internal sealed partial class FakeOpenAIServer : IAsyncDisposable
 {
@@ -75,9 +77,11 @@ internal sealed partial class FakeOpenAIServer : IAsyncDisposable
         int attempt = _attempts.AddOrUpdate(prompt, 1, (_, n) => n + 1);
         _requests.Enqueue(new ServerRequest(prompt, attempt, context.Request.Headers.Authorization.ToString(), DateTimeOffset.UtcNow, request.ToJsonString()));
 
-        if (context.Request.Headers.Authorization != $"Bearer {ApiKey}")
+        string authorization = context.Request.Headers.Authorization.ToString();
+        if (authorization != $"Bearer {ApiKey}")
         {
-            await Error(context, 401, "invalid_api_key", "Incorrect API key provided.");
+            string token = authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization["Bearer ".Length..] : authorization;
+            await Error(context, 401, "invalid_api_key", $"Incorrect API key provided: {token}. You can find your API key in your account settings.");
             return;
         }
         foreach (Match directive in Directive().Matches(prompt))
@@ -102,7 +106,25 @@ internal sealed partial class FakeOpenAIServer : IAsyncDisposable
                     await Error(context, 400, "invalid_request_error", "This model's maximum context length is exceeded.");
                     return;
                 case "401":
-                    await Error(context, 401, "invalid_api_key", "Incorrect API key provided.");
+                    await Error(context, 401, "invalid_api_key", $"Incorrect API key provided. Request headers: Authorization: {authorization}");
+                    return;
+                case "403":
+                    await Error(context, 403, "unsupported_country_region_territory", "Country, region, or territory not supported.");
+                    return;
+                case "502":
+                    context.Response.StatusCode = 502;
+                    context.Response.ContentType = "text/html";
+                    await context.Response.WriteAsync("<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>");
+                    return;
+                case "html":
+                    context.Response.StatusCode = 200;
+                    context.Response.ContentType = "text/html";
+                    await context.Response.WriteAsync("<!DOCTYPE html><html><body>Please sign in to continue.</body></html>");
+                    return;
+                case "incomplete":
+                    context.Response.StatusCode = 200;
+                    context.Response.ContentType = "application/json";
+                    await context.Response.WriteAsync("{}");
                     return;
                 case "hang":
                     try
@@ -225,7 +247,7 @@ internal sealed partial class FakeOpenAIServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    [GeneratedRegex(@"#(?<kind>429|500|400|401|hang|drop|malformed)(x(?<n>\d+))?")]
+    [GeneratedRegex(@"#(?<kind>429|500|502|400|401|403|hang|drop|malformed|html|incomplete)(x(?<n>\d+))?")]
     private static partial Regex Directive();
 
     [GeneratedRegex(@"\s*\S+")]
