@@ -6,7 +6,7 @@
 # (what a release froze) is left alone; symbols it already declares are not repeated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for project in src/*/*.csproj; do
+for project in ${KD_PROJECTS:-src/*/*.csproj}; do
   dir=$(dirname "$project")
   [ -f "$dir/PublicAPI.Unshipped.txt" ] || continue
   printf '#nullable enable\n' > "$dir/PublicAPI.Unshipped.txt"
