@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using KnowledgeDistillation.IO;
 
 namespace KnowledgeDistillation.Datasets;
 
@@ -96,10 +97,6 @@ public static class KingJamesBible
             throw new InvalidOperationException($"'{program} -f {WholeBook}' failed (exit code {process.ExitCode}): {errors.Result}");
         }
 
-        string directory = Path.GetDirectoryName(Path.GetFullPath(textPath))!;
-        Directory.CreateDirectory(directory);
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(textPath)}.{Environment.ProcessId}.tmp");
-        File.WriteAllText(temporary, verses.ToString(), new UTF8Encoding(false));
-        File.Move(temporary, textPath, overwrite: true);
+        AtomicFile.WriteAllText(textPath, verses.ToString());
     }
 }

@@ -1,4 +1,5 @@
 using KnowledgeDistillation.Abstractions;
+using KnowledgeDistillation.IO;
 using KnowledgeDistillation.Onnx.Export.Emitters;
 using KnowledgeDistillation.Onnx.Export.Lowering;
 using KnowledgeDistillation.Onnx.Quantization;

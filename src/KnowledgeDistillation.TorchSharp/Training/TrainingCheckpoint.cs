@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using KnowledgeDistillation.IO;
 using KnowledgeDistillation.Training;
 
 namespace KnowledgeDistillation.TorchSharp.Training;
@@ -30,36 +31,21 @@ public sealed class TrainingCheckpoint
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         byte[] header = JsonSerializer.SerializeToUtf8Bytes(Header with { StudentBytes = StudentWeights.Length, OptimizerBytes = OptimizerState.Length });
-        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
-        string temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, file =>
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            void Write(ReadOnlySpan<byte> bytes)
             {
-                void Write(ReadOnlySpan<byte> bytes)
-                {
-                    file.Write(bytes);
-                    hash.AppendData(bytes);
-                }
-                Write(Magic);
-                Write(BitConverter.GetBytes(header.Length));
-                Write(header);
-                Write(StudentWeights);
-                Write(OptimizerState);
-                file.Write(hash.GetHashAndReset());
-                file.Flush(flushToDisk: true);
+                file.Write(bytes);
+                hash.AppendData(bytes);
             }
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
+            Write(Magic);
+            Write(BitConverter.GetBytes(header.Length));
+            Write(header);
+            Write(StudentWeights);
+            Write(OptimizerState);
+            file.Write(hash.GetHashAndReset());
+        });
     }
 
     /// <summary>Reads and verifies a checkpoint.</summary>

@@ -15,14 +15,18 @@ public static partial class DistillationPrimitives
     /// <param name="temperature">Distillation temperature T, finite and &gt; 0.</param>
     /// <param name="alpha">Weight of the distillation term, in [0, 1].</param>
     /// <param name="studentGradient">Destination for d(Total)/d(studentLogits), same length as <paramref name="studentLogits"/>.</param>
-    /// <param name="normalizer">Divisor of both sums; null means rows (PyTorch <c>batchmean</c>). Pass the number of valid tokens of the whole accumulated batch under gradient accumulation.</param>
-    /// <param name="checkFinite">Throw an <see cref="ArgumentException"/> naming the first NaN/±Inf logit (fused, nearly free); false skips it.</param>
-    /// <param name="maxDegreeOfParallelism">1 single-threaded (allocation-free), −1 all cores; results are bit-identical either way.</param>
+    /// <param name="options">
+    /// <see cref="KernelOptions.Normalizer"/>: divisor of both sums (default: the rows, PyTorch <c>batchmean</c>; under gradient
+    /// accumulation pass the rows or valid tokens of the whole accumulated batch); <see cref="KernelOptions.Reduction"/> when no
+    /// normalizer is given; <see cref="KernelOptions.SkipFiniteCheck"/> skips the fused, nearly free check that throws an
+    /// <see cref="ArgumentException"/> naming the first NaN/±Inf logit; <see cref="KernelOptions.MaxDegreeOfParallelism"/>
+    /// (results are bit-identical for every value). The distillation term is always scaled by T² (Hinton et al.).
+    /// </param>
     /// <returns>The total and its two parts.</returns>
     public static unsafe HintonLossValue HintonLossWithGradient(
         ReadOnlySpan<float> studentLogits, ReadOnlySpan<float> teacherLogits, ReadOnlySpan<int> labels,
         int classes, float temperature, float alpha, Span<float> studentGradient,
-        float? normalizer = null, bool checkFinite = true, int maxDegreeOfParallelism = 1)
+        KernelOptions options = default)
     {
         int rows = KernelValidation.Rows(studentLogits.Length, classes, nameof(studentLogits));
         KernelValidation.SameLength(rows, labels.Length, nameof(labels), "rows = studentLogits.Length / classes");
@@ -31,7 +35,8 @@ public static partial class DistillationPrimitives
         KernelValidation.Temperature(temperature);
         KernelValidation.UnitInterval(alpha, nameof(alpha));
         KernelValidation.Labels(labels, classes, nameof(labels));
-        double divisor = KernelValidation.Divisor(new KernelOptions { Normalizer = normalizer }, rows, classes, default);
+        double divisor = KernelValidation.Divisor(options, rows, classes, default);
+        bool checkFinite = !options.SkipFiniteCheck;
         if (rows == 0)
         {
             return default;
@@ -46,7 +51,7 @@ public static partial class DistillationPrimitives
         {
             // d(α T² KL/N)/ds = α T (p_s^T − p_t^T) / N; d((1−α) CE/N)/ds = (1−α)(p_s − onehot)/N.
             var job = new HintonJob(student, teacher, labelPointer, gradient, classes, temperature, alpha * temperature / divisor, (1 - alpha) / divisor, checkFinite);
-            total = RowScheduler.Run(job, rows, classes, maxDegreeOfParallelism, default, 1d);
+            total = RowScheduler.Run(job, rows, classes, options.MaxDegreeOfParallelism, default, 1d);
         }
 
         if (checkFinite && !double.IsFinite(total.Primary + total.Secondary))

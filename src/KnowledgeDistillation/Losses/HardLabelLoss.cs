@@ -21,7 +21,7 @@ public sealed class HardLabelLoss : IDistillationLoss
         }
         // α = 0 turns the fused Hinton kernel into plain cross-entropy; the teacher argument is then unused.
         HintonLossValue v = DistillationPrimitives.HintonLossWithGradient(
-            inputs.StudentLogits, inputs.StudentLogits, inputs.Labels, inputs.ClassCount, 1f, 0f, studentGradient, inputs.Normalizer);
+            inputs.StudentLogits, inputs.StudentLogits, inputs.Labels, inputs.ClassCount, 1f, 0f, studentGradient, new KernelOptions { Normalizer = inputs.Normalizer });
         return new LossValue(v.HardLabel, new Dictionary<string, float> { ["ce"] = v.HardLabel });
     }
 }

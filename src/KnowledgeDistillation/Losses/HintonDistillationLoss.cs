@@ -51,7 +51,7 @@ public sealed class HintonDistillationLoss : IDistillationLoss
         float alpha = LossGuards.Alpha(Alpha.ValueAt(inputs.Step, inputs.TotalSteps), "alpha schedule");
         float t = LossGuards.Temperature(Temperature.ValueAt(inputs.Step, inputs.TotalSteps), "temperature schedule");
         HintonLossValue v = DistillationPrimitives.HintonLossWithGradient(
-            inputs.StudentLogits, inputs.TeacherLogits, inputs.Labels, inputs.ClassCount, t, alpha, studentGradient, inputs.Normalizer);
+            inputs.StudentLogits, inputs.TeacherLogits, inputs.Labels, inputs.ClassCount, t, alpha, studentGradient, new KernelOptions { Normalizer = inputs.Normalizer });
         return new LossValue(
             v.Total,
             new Dictionary<string, float> { ["kd"] = v.Distillation, ["ce"] = v.HardLabel },

@@ -131,7 +131,7 @@ public sealed class TopKHintonDistillationLoss : IDistillationLoss
                 inputs.StudentLogits, indices, values, classes, k, t, kind, treatment, crossEntropy: false, studentGradient, options);
             Span<float> ceGradient = scratch.AsSpan(0, studentGradient.Length);
             HintonLossValue ce = DistillationPrimitives.HintonLossWithGradient(
-                inputs.StudentLogits, inputs.StudentLogits, inputs.Labels, classes, 1f, 0f, ceGradient, inputs.Normalizer);
+                inputs.StudentLogits, inputs.StudentLogits, inputs.Labels, classes, 1f, 0f, ceGradient, new KernelOptions { Normalizer = inputs.Normalizer });
             // The kernels' gradients are of kd and ce alone; combine them with α.
             TensorPrimitives.Multiply(studentGradient, alpha, studentGradient);
             TensorPrimitives.MultiplyAdd(ceGradient, 1 - alpha, studentGradient, studentGradient);

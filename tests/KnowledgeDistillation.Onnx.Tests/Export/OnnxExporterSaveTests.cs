@@ -1,3 +1,4 @@
+using KnowledgeDistillation.IO;
 using KnowledgeDistillation.Onnx.Export;
 
 namespace KnowledgeDistillation.Onnx.Tests.Export;

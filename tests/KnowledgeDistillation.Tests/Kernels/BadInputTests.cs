@@ -80,7 +80,7 @@ public sealed class BadInputTests
     [Fact]
     public void BadNormalizer_Throws()
     {
-        Action act = () => DistillationPrimitives.HintonLossWithGradient(Student, Teacher, [0, 1], 3, 1f, 0.5f, new float[6], normalizer: 0f);
+        Action act = () => DistillationPrimitives.HintonLossWithGradient(Student, Teacher, [0, 1], 3, 1f, 0.5f, new float[6], new KernelOptions { Normalizer = 0f });
         act.Should().Throw<ArgumentOutOfRangeException>().Where(e => e.ParamName == "options.Normalizer");
     }
 
@@ -103,7 +103,7 @@ public sealed class BadInputTests
 
         Action hinton = () => DistillationPrimitives.HintonLossWithGradient(Teacher, student, [0, 1], 3, 1f, 0.5f, gradient);
         hinton.Should().Throw<ArgumentException>().Where(e => e.ParamName == "teacherLogits").WithMessage("*row 1, column 1*");
-        Action hintonSkipped = () => DistillationPrimitives.HintonLossWithGradient(Teacher, student, [0, 1], 3, 1f, 0.5f, gradient, checkFinite: false);
+        Action hintonSkipped = () => DistillationPrimitives.HintonLossWithGradient(Teacher, student, [0, 1], 3, 1f, 0.5f, gradient, new KernelOptions { SkipFiniteCheck = true });
         hintonSkipped.Should().NotThrow();
         Action dkd = () => DistillationPrimitives.DecoupledKdWithGradient(student, Teacher, [1, 1], 3, 1f, 1f, 1f, gradient);
         dkd.Should().Throw<ArgumentException>().WithMessage("*row 1, column 1*");

@@ -33,7 +33,7 @@ public sealed class HintonAndDecoupledKdTests
         float[] teacher = TestData.Logits(random, 3 * classes, 1);
         int[] labels = TestData.Labels(random, 3, classes);
         var gradient = new float[student.Length];
-        DistillationPrimitives.HintonLossWithGradient(student, teacher, labels, classes, 2.5f, 0.7f, gradient, normalizer: 4f);
+        DistillationPrimitives.HintonLossWithGradient(student, teacher, labels, classes, 2.5f, 0.7f, gradient, new KernelOptions { Normalizer = 4f });
         double[] numeric = DoubleReference.FiniteDifferences(student, s =>
         {
             (double kl, double ce, _) = DoubleReference.Hinton(s, teacher, labels, classes, 2.5, 0.7, 4);
@@ -82,7 +82,7 @@ public sealed class HintonAndDecoupledKdTests
         float[] teacher = TestData.Logits(random, rows * classes, 3, 1);
         int[] labels = TestData.Labels(random, rows, classes);
         var gradient = new float[student.Length];
-        HintonLossValue value = DistillationPrimitives.HintonLossWithGradient(student, teacher, labels, classes, temperature, alpha, gradient, normalizer);
+        HintonLossValue value = DistillationPrimitives.HintonLossWithGradient(student, teacher, labels, classes, temperature, alpha, gradient, new KernelOptions { Normalizer = normalizer });
         double divisor = normalizer ?? rows;
         (double kl, double ce, double[] expectedGradient) = DoubleReference.Hinton(student, teacher, labels, classes, temperature, alpha, divisor);
         double range = Math.Max(student.Max(Math.Abs), teacher.Max(Math.Abs)) / Math.Min(1, temperature);

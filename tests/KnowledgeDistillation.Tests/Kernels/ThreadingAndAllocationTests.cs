@@ -47,7 +47,7 @@ public sealed class ThreadingAndAllocationTests
         var parallel = new float[student.Length];
 
         HintonLossValue a = DistillationPrimitives.HintonLossWithGradient(student, teacher, labels, Classes, 2f, 0.5f, single);
-        HintonLossValue b = DistillationPrimitives.HintonLossWithGradient(student, teacher, labels, Classes, 2f, 0.5f, parallel, maxDegreeOfParallelism: -1);
+        HintonLossValue b = DistillationPrimitives.HintonLossWithGradient(student, teacher, labels, Classes, 2f, 0.5f, parallel, new KernelOptions { MaxDegreeOfParallelism = -1 });
         b.Should().Be(a);
         parallel.AsSpan().SequenceEqual(single).Should().BeTrue();
 
