@@ -93,12 +93,14 @@ public sealed class TorchLanguageModel : ITorchModel<TokenBatch>
     public Tensor ToInput(TokenBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var ids = new long[batch.Inputs.Length];
+        // Widened straight into the tensor's storage: no managed array per batch.
+        Tensor cpu = torch.empty([batch.BatchSize, batch.SequenceLength], ScalarType.Int64);
+        Span<long> ids = TensorSpans.Of<long>(cpu);
         for (int i = 0; i < ids.Length; i++)
         {
             ids[i] = batch.Inputs[i];
         }
-        return torch.tensor(ids, [batch.BatchSize, batch.SequenceLength], device: Device);
+        return Device.type == DeviceType.CPU ? cpu : cpu.to(Device);
     }
 
     /// <inheritdoc />

@@ -128,7 +128,9 @@ public sealed class TorchModel : ITorchModel<Batch>
                 $"Model '{Metadata.Name}' expects inputs of shape [rows, {string.Join(", ", _inputShape)}], but got {inputs.ShapeText}.", nameof(inputs));
         }
         long[] shape = [inputs.Rows, .. _inputShape.Select(d => (long)d)];
-        Tensor cpu = torch.tensor(inputs.Data.ToArray(), shape);
+        // Copied straight into the tensor's storage: no managed array per batch.
+        Tensor cpu = torch.empty(shape, ScalarType.Float32);
+        inputs.Data.Span.CopyTo(TensorSpans.Of<float>(cpu));
         return Device.type == DeviceType.CPU ? cpu : cpu.to(Device);
     }
 

@@ -1,5 +1,6 @@
 using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Kernels;
+using KnowledgeDistillation.TorchSharp.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,8 +17,8 @@ public sealed class TeacherStepTargets
     private readonly IReadOnlyDictionary<string, Float32Tensor> _cpuFeatures;
     private Func<TeacherTensors>? _deferred;
     private TeacherTensors? _tensors;
-    private float[]? _denseOnCpu;
-    private (int[] Indices, float[] Values)? _topKOnCpu;
+    private Tensor? _denseOnCpu;
+    private (Tensor Indices, Tensor Values)? _topKOnCpu;
 
     private TeacherStepTargets(TeacherTargets? cpu, IReadOnlyDictionary<string, Float32Tensor>? cpuFeatures, Func<TeacherTensors>? deferred)
     {
@@ -117,17 +118,20 @@ public sealed class TeacherStepTargets
         return device.type == DeviceType.CPU ? cpu : cpu.to(device);
     }
 
-    /// <summary>The dense logits in CPU memory, row-major <c>[rows × classes]</c>.</summary>
+    /// <summary>
+    /// The dense logits in CPU memory, row-major <c>[rows × classes]</c>: the arrays they came in, or the storage of the
+    /// teacher's tensor itself when it is a contiguous CPU float32 tensor (no copy; valid while the step's dispose scope lives).
+    /// </summary>
     /// <exception cref="InvalidOperationException">There are no dense logits.</exception>
-    public ReadOnlyMemory<float> DenseLogitsOnCpu()
+    public ReadOnlySpan<float> DenseLogitsOnCpu()
     {
         EnsurePrepared();
         if (_cpu?.Logits is { } logits)
         {
-            return logits.Data;
+            return logits.Data.Span;
         }
         Tensor dense = _tensors?.DenseLogits ?? throw Missing("dense logits");
-        return _denseOnCpu ??= dense.detach().to(CPU).data<float>().ToArray();
+        return TensorSpans.Of<float>(_denseOnCpu ??= TensorSpans.OnCpu(dense, ScalarType.Float32));
     }
 
     /// <summary>The top-k indices (int64) and values as tensors <c>[rows, k]</c> on <paramref name="device"/>.</summary>
@@ -150,21 +154,30 @@ public sealed class TeacherStepTargets
         return device.type == DeviceType.CPU ? (indices, values) : (indices.to(device), values.to(device));
     }
 
-    /// <summary>The top-k indices and values in CPU memory, row-major <c>[rows × k]</c>.</summary>
+    /// <summary>The top-k class indices in CPU memory, row-major <c>[rows × k]</c> (valid while the step's dispose scope lives).</summary>
     /// <exception cref="InvalidOperationException">There are no top-k targets.</exception>
-    public (ReadOnlyMemory<int> Indices, ReadOnlyMemory<float> Values) TopKOnCpu()
+    public ReadOnlySpan<int> TopKIndicesOnCpu()
     {
         EnsurePrepared();
-        if (_cpu is { Kind: TeacherTargetKinds.TopK } sparse)
-        {
-            return (sparse.TopKIndices, sparse.TopKValues);
-        }
+        return _cpu is { Kind: TeacherTargetKinds.TopK } sparse ? sparse.TopKIndices.Span : TensorSpans.Of<int>(TopKTensorsOnCpu().Indices);
+    }
+
+    /// <summary>The top-k values in CPU memory, row-major <c>[rows × k]</c> (valid while the step's dispose scope lives).</summary>
+    /// <exception cref="InvalidOperationException">There are no top-k targets.</exception>
+    public ReadOnlySpan<float> TopKValuesOnCpu()
+    {
+        EnsurePrepared();
+        return _cpu is { Kind: TeacherTargetKinds.TopK } sparse ? sparse.TopKValues.Span : TensorSpans.Of<float>(TopKTensorsOnCpu().Values);
+    }
+
+    private (Tensor Indices, Tensor Values) TopKTensorsOnCpu()
+    {
         if (_tensors is not { TopKIndices: { } i, TopKValues: { } v })
         {
             throw Missing("top-k targets");
         }
-        _topKOnCpu ??= (i.detach().to(CPU).to_type(ScalarType.Int32).data<int>().ToArray(), v.detach().to(CPU).to_type(ScalarType.Float32).data<float>().ToArray());
-        return (_topKOnCpu.Value.Indices, _topKOnCpu.Value.Values);
+        _topKOnCpu ??= (TensorSpans.OnCpu(i, ScalarType.Int32), TensorSpans.OnCpu(v, ScalarType.Float32));
+        return _topKOnCpu.Value;
     }
 
     /// <summary>A named intermediate feature as a tensor on <paramref name="device"/>.</summary>

@@ -318,21 +318,23 @@ public sealed partial class TorchDistiller
             return new LossValue(value.Loss.item<float>(), value.Terms.ToDictionary(kv => kv.Key, kv => kv.Value.detach().item<float>()), value.Parameters);
         }
 
-        float[] studentCpu = logits.detach().to(CPU).data<float>().ToArray();
-        ReadOnlyMemory<float> dense = use == TeacherTargetKinds.DenseLogits ? targets!.DenseLogitsOnCpu() : default;
-        (ReadOnlyMemory<int> indices, ReadOnlyMemory<float> values) = use == TeacherTargetKinds.TopK ? targets!.TopKOnCpu() : default;
-        var gradient = new float[studentCpu.Length];
-        var lossInputs = new LossInputs(studentCpu, dense.Span, labels.Labels, (int)logits.shape[1], step, totalSteps, normalizer)
+        // The kernels read the logits' storage and write the gradient into a tensor's storage in place: no managed copies.
+        Tensor studentCpu = TensorSpans.OnCpu(logits, ScalarType.Float32);
+        Tensor gradient = torch.zeros(logits.shape, ScalarType.Float32);
+        ReadOnlySpan<float> dense = use == TeacherTargetKinds.DenseLogits ? targets!.DenseLogitsOnCpu() : default;
+        ReadOnlySpan<int> indices = use == TeacherTargetKinds.TopK ? targets!.TopKIndicesOnCpu() : default;
+        ReadOnlySpan<float> values = use == TeacherTargetKinds.TopK ? targets!.TopKValuesOnCpu() : default;
+        var lossInputs = new LossInputs(TensorSpans.Of<float>(studentCpu), dense, labels.Labels, (int)logits.shape[1], step, totalSteps, normalizer)
         {
             Mask = labels.Mask,
             TeacherClassCount = use == TeacherTargetKinds.DenseLogits ? targets!.ClassCount : 0,
             TeacherTopK = use == TeacherTargetKinds.TopK ? targets!.TopK : 0,
-            TeacherTopKIndices = indices.Span,
-            TeacherTopKValues = values.Span,
+            TeacherTopKIndices = indices,
+            TeacherTopKValues = values,
             TeacherTopKValueKind = targets?.TopKValueKind ?? default,
         };
-        LossValue loss = _loss.Compute(lossInputs, gradient);
-        Tensor g = torch.tensor(gradient, logits.shape).to(logits.device);
+        LossValue loss = _loss.Compute(lossInputs, TensorSpans.Of<float>(gradient));
+        Tensor g = logits.device.type == DeviceType.CPU ? gradient : gradient.to(logits.device);
         Tensor surrogate = logits.mul(g).sum();
         (featureTotal is null ? surrogate : surrogate.add(featureTotal, TorchScalars.One)).backward();
         return loss;
