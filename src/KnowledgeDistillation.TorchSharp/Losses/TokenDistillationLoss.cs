@@ -115,15 +115,16 @@ public sealed class TokenDistillationLoss : ITorchLogitLoss
             {
                 throw new ArgumentException($"Loss '{Name}' needs the teacher's logits or top-k log-probabilities, but none were given. Configure a teacher, or train with the cross-entropy alone.", nameof(inputs));
             }
-            LossValue ce = _crossEntropy.Compute(
-                new LossInputs(inputs.StudentLogits, [], inputs.Labels, inputs.ClassCount, inputs.Step, inputs.TotalSteps, normalizer) { Mask = inputs.Mask },
-                studentGradient);
+            float ce = inputs.HasPartialMask
+                ? _crossEntropy.Compute(new LossInputs(inputs.StudentLogits, [], inputs.Labels, inputs.ClassCount, inputs.Step, inputs.TotalSteps, normalizer) { Mask = inputs.Mask }, studentGradient).Total
+                : DistillationPrimitives.HintonLossWithGradient(
+                    inputs.StudentLogits, inputs.StudentLogits, inputs.Labels, inputs.ClassCount, 1f, 0f, studentGradient, new KernelOptions { Normalizer = normalizer }).HardLabel;
             // studentGradient holds the CE gradient: total = α·kd + (1 − α)·ce.
             TensorPrimitives.Multiply(studentGradient, 1 - alpha, studentGradient);
             TensorPrimitives.MultiplyAdd(kdSpan, alpha, studentGradient, studentGradient);
             return new LossValue(
-                (alpha * kd.Loss) + ((1 - alpha) * ce.Total),
-                new Dictionary<string, float> { ["kd"] = kd.Loss, ["ce"] = ce.Total },
+                (alpha * kd.Loss) + ((1 - alpha) * ce),
+                new Dictionary<string, float> { ["kd"] = kd.Loss, ["ce"] = ce },
                 new Dictionary<string, float> { ["alpha"] = alpha, ["temperature"] = t });
         }
         finally
@@ -170,8 +171,18 @@ public sealed class TokenDistillationLoss : ITorchLogitLoss
     {
         float alpha = TorchRows.Alpha(Alpha.ValueAt(step, totalSteps));
         float t = TorchRows.Temperature(Temperature.ValueAt(step, totalSteps));
-        SequenceLossOptions options = _options.Clone();
-        options.Temperature = t;
-        return (alpha, t, options);
+        // One copy of the options per temperature, not per call (the step's allocation budget); never mutated once published.
+        TemperedOptions? cached = _tempered;
+        if (cached is null || cached.Temperature != t)
+        {
+            SequenceLossOptions options = _options.Clone();
+            options.Temperature = t;
+            _tempered = cached = new TemperedOptions(t, options);
+        }
+        return (alpha, t, cached.Options);
     }
+
+    private TemperedOptions? _tempered;
+
+    private sealed record TemperedOptions(float Temperature, SequenceLossOptions Options);
 }
