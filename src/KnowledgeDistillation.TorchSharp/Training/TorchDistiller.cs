@@ -93,6 +93,7 @@ public sealed partial class TorchDistiller
     /// (not precomputed targets) <c>val_agreement</c> and <c>val_kl_to_teacher</c>.</param>
     /// <param name="resumeFrom">A checkpoint written by this trainer (same seed); training continues after its last epoch.</param>
     /// <param name="cancellationToken">Stops training between micro-batches with <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="TrainingDivergedException">At some step the student's logits or the loss were not finite (the learning rate is too high); the exception names the step and the epoch.</exception>
     public async Task<DistillationHistory> FitAsync<TBatch>(
         ITorchModel<TBatch> student, ITeacherSignal<TBatch>? teacher, IBatchSource<TBatch> train, IBatchSource<TBatch>? validation = null,
         string? resumeFrom = null, CancellationToken cancellationToken = default)
@@ -314,11 +315,22 @@ public sealed partial class TorchDistiller
                 TeacherTopKValueKind = targets?.TopKValueKind ?? default,
             };
             TorchLossValue value = torchLoss.ComputeOnDevice(inputs);
+            float total = value.Loss.item<float>();
+            if (!float.IsFinite(total))
+            {
+                throw Diverged(step, totalSteps, $"the loss is {total.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            }
             (featureTotal is null ? value.Loss : value.Loss.add(featureTotal, TorchScalars.One)).backward();
-            return new LossValue(value.Loss.item<float>(), value.Terms.ToDictionary(kv => kv.Key, kv => kv.Value.detach().item<float>()), value.Parameters);
+            return new LossValue(total, value.Terms.ToDictionary(kv => kv.Key, kv => kv.Value.detach().item<float>()), value.Parameters);
         }
 
         float[] studentCpu = logits.detach().to(CPU).data<float>().ToArray();
+        // A diverged student (NaN or ∞ logits) is reported as such here, not as a kernel's complaint about its inputs.
+        int nonFinite = FirstNonFinite(studentCpu);
+        if (nonFinite >= 0)
+        {
+            throw Diverged(step, totalSteps, $"the student's logits hold {studentCpu[nonFinite].ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
         ReadOnlyMemory<float> dense = use == TeacherTargetKinds.DenseLogits ? targets!.DenseLogitsOnCpu() : default;
         (ReadOnlyMemory<int> indices, ReadOnlyMemory<float> values) = use == TeacherTargetKinds.TopK ? targets!.TopKOnCpu() : default;
         var gradient = new float[studentCpu.Length];
@@ -332,10 +344,33 @@ public sealed partial class TorchDistiller
             TeacherTopKValueKind = targets?.TopKValueKind ?? default,
         };
         LossValue loss = _loss.Compute(lossInputs, gradient);
+        if (!float.IsFinite(loss.Total))
+        {
+            throw Diverged(step, totalSteps, $"the loss is {loss.Total.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
         Tensor g = torch.tensor(gradient, logits.shape).to(logits.device);
         Tensor surrogate = logits.mul(g).sum();
         (featureTotal is null ? surrogate : surrogate.add(featureTotal, TorchScalars.One)).backward();
         return loss;
+    }
+
+    private TrainingDivergedException Diverged(long step, long totalSteps, string observation)
+    {
+        long stepsPerEpoch = Math.Max(1, totalSteps / _options.Epochs);
+        int epoch = (int)Math.Clamp((step / stepsPerEpoch) + 1, 1, _options.Epochs);
+        return new TrainingDivergedException(step + 1, totalSteps, epoch, _options.LearningRate, observation);
+    }
+
+    private static int FirstNonFinite(float[] values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 
     // Dense logits when the loss takes them (a top-k loss extracts its own top-k from them), else the top-k list.
