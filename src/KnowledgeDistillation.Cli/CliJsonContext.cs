@@ -8,6 +8,7 @@ namespace KnowledgeDistillation.Cli;
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(EnvironmentInfo))]
 [JsonSerializable(typeof(DistillReport))]
+[JsonSerializable(typeof(StudentRecord))]
 [JsonSerializable(typeof(DistillLmReport))]
 [JsonSerializable(typeof(ExportReport))]
 [JsonSerializable(typeof(EvalReport))]

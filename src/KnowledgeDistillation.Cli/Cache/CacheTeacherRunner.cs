@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using KnowledgeDistillation.Caching;
+using KnowledgeDistillation.Cli.Commands;
 using KnowledgeDistillation.Cli.Distill;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Datasets;
@@ -57,6 +58,17 @@ internal sealed class CacheTeacherRunner(CacheTeacherSettings settings, TextWrit
 
     internal TeacherCacheOptions Options()
     {
+        OptionRules.OutputFolder("--out", settings.OutputDirectory, "the cache's shards");
+        OptionRules.InputFile("--teacher-weights", settings.TeacherWeights, "the teacher's weights file");
+        OptionRules.InputFolder("--cache", settings.TeacherDirectory, "kd distill's cached teachers");
+        OptionRules.InputFolder("--data", settings.DataDirectory, "the Fashion-MNIST IDX files");
+        OptionRules.Range("--teacher-epochs", settings.TeacherEpochs, 1, 1_000_000, "the teacher's training epochs in kd distill");
+        OptionRules.Range("--distill-batch-size", settings.DistillBatchSize, 1, 1 << 20, "kd distill's --batch-size");
+        OptionRules.Range("--top-k", settings.TopK, 1, 10, "entries per row of a topk cache; Fashion-MNIST has 10 classes");
+        OptionRules.Range("--rows-per-shard", settings.RowsPerShard, 1, 1 << 24, "rows per shard file");
+        OptionRules.Range("--batch-size", settings.BatchSize, 1, 1 << 20, "rows per teacher call");
+        OptionRules.Threads("--threads", settings.Threads);
+        OptionRules.Range("--train-limit", settings.TrainLimit, 1, int.MaxValue, "training images cached");
         var options = new TeacherCacheOptions
         {
             Format = settings.Format.ToLowerInvariant() switch
@@ -78,10 +90,6 @@ internal sealed class CacheTeacherRunner(CacheTeacherSettings settings, TextWrit
             Shard = ShardSelection.Parse(settings.Shard),
         };
         options.Validate(10);
-        if (settings.TrainLimit is < 1)
-        {
-            throw new ArgumentOutOfRangeException("--train-limit", settings.TrainLimit, "The training subset needs at least one image.");
-        }
         // The architecture is checked by building it once (and disposing it).
         using (ModelPresets.Create(settings.Teacher, ImageShape, 10))
         {

@@ -67,10 +67,15 @@ internal static class CacheTeacherCommand
             await new CacheTeacherRunner(settings, output).RunAsync(cancellationToken).ConfigureAwait(false);
             return 0;
         }
-        catch (Exception ex) when (ex is ArgumentException or FormatException or FileNotFoundException or InvalidDataException or InvalidOperationException)
+        catch (InvalidOperationException ex)
         {
             await Console.Error.WriteLineAsync($"kd cache-teacher: {ex.Message}").ConfigureAwait(false);
-            return 2;
+            return CliFailure.ExitCode;
+        }
+        catch (Exception ex) when (CliFailure.Describe(ex, "Completed shards are kept; the rerun writes the missing ones.") is { } message)
+        {
+            await Console.Error.WriteLineAsync($"kd cache-teacher: {message}").ConfigureAwait(false);
+            return CliFailure.ExitCode;
         }
         catch (OperationCanceledException)
         {

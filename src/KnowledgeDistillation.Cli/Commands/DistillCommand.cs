@@ -82,7 +82,7 @@ internal static class DistillCommand
                     Teachers = parse.GetValue(teachers),
                 };
             }
-            catch (FormatException ex)
+            catch (Exception ex) when (ex is FormatException or ArgumentException)
             {
                 await Console.Error.WriteLineAsync($"kd distill: {ex.Message}").ConfigureAwait(false);
                 return 2;
@@ -95,29 +95,28 @@ internal static class DistillCommand
 
     internal static async Task<int> RunAsync(DistillSettings settings, TextWriter output, CancellationToken cancellationToken)
     {
-        DistillReport report;
         try
         {
-            report = await new DistillRunner(settings, output).RunAsync(cancellationToken).ConfigureAwait(false);
+            DistillReport report = await new DistillRunner(settings, output).RunAsync(cancellationToken).ConfigureAwait(false);
+            output.WriteLine();
+            output.Write(FormatTable(report));
+            if (settings.JsonPath is { } path)
+            {
+                AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, CliJsonContext.Default.DistillReport));
+                output.WriteLine($"results written to {path}");
+            }
+            return 0;
         }
-        catch (Exception ex) when (ex is ArgumentException or FormatException or FileNotFoundException or InvalidDataException or DirectoryNotFoundException)
+        catch (Exception ex) when (CliFailure.Describe(ex, DistillRunner.RerunNote) is { } message)
         {
-            await Console.Error.WriteLineAsync($"kd distill: {ex.Message}").ConfigureAwait(false);
-            return 2;
+            await Console.Error.WriteLineAsync($"kd distill: {message}").ConfigureAwait(false);
+            return CliFailure.ExitCode;
         }
         catch (OperationCanceledException)
         {
-            await Console.Error.WriteLineAsync("kd distill: cancelled.").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"kd distill: cancelled. {DistillRunner.RerunNote}").ConfigureAwait(false);
             return 130;
         }
-        output.WriteLine();
-        output.Write(FormatTable(report));
-        if (settings.JsonPath is { } path)
-        {
-            AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, CliJsonContext.Default.DistillReport));
-            output.WriteLine($"results written to {path}");
-        }
-        return 0;
     }
 
     internal static string FormatTable(DistillReport r)
@@ -135,15 +134,5 @@ internal static class DistillCommand
         return sb.ToString();
     }
 
-    private static int[] ParseSeeds(string text)
-    {
-        try
-        {
-            return text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-        }
-        catch (FormatException)
-        {
-            throw new FormatException($"--seeds '{text}' is not a comma-separated list of integers (for example 0,1,2).");
-        }
-    }
+    private static int[] ParseSeeds(string text) => OptionRules.Seeds(text);
 }

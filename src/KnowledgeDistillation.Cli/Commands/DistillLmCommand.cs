@@ -75,31 +75,29 @@ internal static class DistillLmCommand
 
     internal static async Task<int> RunAsync(DistillLmSettings settings, TextWriter output, CancellationToken cancellationToken)
     {
-        DistillLmReport report;
         try
         {
-            report = await new DistillLmRunner(settings, output).RunAsync(cancellationToken).ConfigureAwait(false);
+            DistillLmReport report = await new DistillLmRunner(settings, output).RunAsync(cancellationToken).ConfigureAwait(false);
+            output.WriteLine();
+            output.Write(FormatTable(report));
+            if (settings.JsonPath is { } path)
+            {
+                AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, CliJsonContext.Default.DistillLmReport));
+                output.WriteLine($"results written to {path}");
+            }
+
+            return 0;
         }
-        catch (Exception ex) when (ex is ArgumentException or FormatException or FileNotFoundException or InvalidDataException)
+        catch (Exception ex) when (CliFailure.Describe(ex, "A cached teacher and the students' weights written before are kept.") is { } message)
         {
-            await Console.Error.WriteLineAsync($"kd distill-lm: {ex.Message}").ConfigureAwait(false);
-            return 2;
+            await Console.Error.WriteLineAsync($"kd distill-lm: {message}").ConfigureAwait(false);
+            return CliFailure.ExitCode;
         }
         catch (OperationCanceledException)
         {
             await Console.Error.WriteLineAsync("kd distill-lm: cancelled.").ConfigureAwait(false);
             return 130;
         }
-
-        output.WriteLine();
-        output.Write(FormatTable(report));
-        if (settings.JsonPath is { } path)
-        {
-            AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, CliJsonContext.Default.DistillLmReport));
-            output.WriteLine($"results written to {path}");
-        }
-
-        return 0;
     }
 
     internal static string FormatTable(DistillLmReport r)

@@ -5,6 +5,7 @@ using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Cli.Onnx;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Datasets;
+using KnowledgeDistillation.IO;
 using KnowledgeDistillation.Metrics;
 using KnowledgeDistillation.Onnx.Teachers;
 using KnowledgeDistillation.TorchSharp.Models;
@@ -54,29 +55,53 @@ internal static class EvalCommand
                 DataDirectory = parse.GetValue(data),
                 JsonPath = parse.GetValue(json),
             };
-            try
-            {
-                EvalReport report = Run(settings);
-                Console.Out.Write(FormatTable(report));
-                if (settings.JsonPath is { } path)
-                {
-                    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-                    await File.WriteAllTextAsync(path, JsonSerializer.Serialize(report, CliJsonContext.Default.EvalReport), cancellationToken).ConfigureAwait(false);
-                    Console.Out.WriteLine($"results written to {path}");
-                }
-                return 0;
-            }
-            catch (Exception ex) when (ex is ArgumentException or FormatException or FileNotFoundException or InvalidDataException or NotSupportedException)
-            {
-                await Console.Error.WriteLineAsync($"kd eval: {ex.Message}").ConfigureAwait(false);
-                return 2;
-            }
+            return await RunAsync(settings, Console.Out, Console.Error).ConfigureAwait(false);
         });
         return command;
     }
 
+    internal static async Task<int> RunAsync(Settings settings, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            EvalReport report = Run(settings);
+            await output.WriteAsync(FormatTable(report)).ConfigureAwait(false);
+            if (settings.JsonPath is { } path)
+            {
+                AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, CliJsonContext.Default.EvalReport));
+                await output.WriteLineAsync($"results written to {path}").ConfigureAwait(false);
+            }
+            return 0;
+        }
+        catch (Exception ex) when (CliFailure.Describe(ex) is { } message)
+        {
+            await error.WriteLineAsync($"kd eval: {message}").ConfigureAwait(false);
+            return CliFailure.ExitCode;
+        }
+    }
+
+    /// <summary>Checks every option before any work (ranges, and that paths are files or folders as expected).</summary>
+    internal static void Validate(Settings settings)
+    {
+        if (settings.OnnxFiles.Count == 0)
+        {
+            throw new ArgumentException("--onnx is missing: give at least one ONNX model to evaluate.");
+        }
+        foreach (string file in settings.OnnxFiles)
+        {
+            OptionRules.InputFile("--onnx", file, "an ONNX model (kd export --out)");
+        }
+        OptionRules.InputFile("--checkpoint", settings.Checkpoint, "a student weights file (kd distill --out) or a .kdckpt checkpoint");
+        OptionRules.Range("--test-limit", settings.TestLimit, 1, int.MaxValue, "test images used for accuracy");
+        OptionRules.Range("--iterations", settings.Iterations, 1, 1_000_000, "timed batch-1 inferences per model");
+        OptionRules.Threads("--threads", settings.Threads, zeroIsDefault: true);
+        OptionRules.InputFolder("--data", settings.DataDirectory, "the Fashion-MNIST IDX files");
+        OptionRules.OutputFile("--json", settings.JsonPath, "the results");
+    }
+
     internal static EvalReport Run(Settings settings)
     {
+        Validate(settings);
         LabeledImageSet test = FashionMnist.Load(DataSplit.Test, settings.DataDirectory);
         if (settings.TestLimit is { } limit)
         {
@@ -84,7 +109,7 @@ internal static class EvalCommand
         }
         Float32Tensor one = test.GetBatches(1, shuffle: false, seed: 0, epoch: 0).First().Inputs;
         Float32Tensor sixtyFour = test.GetBatches(64, shuffle: false, seed: 0, epoch: 0).First().Inputs;
-        int iterations = Math.Max(1, settings.Iterations);
+        int iterations = settings.Iterations;
         var models = new List<EvalModelReport>();
         foreach (string file in settings.OnnxFiles)
         {

@@ -5,6 +5,7 @@ using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Cli.Onnx;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Datasets;
+using KnowledgeDistillation.IO;
 using KnowledgeDistillation.Metrics;
 using KnowledgeDistillation.Onnx.Export;
 using KnowledgeDistillation.Onnx.Quantization;
@@ -89,21 +90,38 @@ internal static class ExportCommand
             ExportReport report = Run(settings, output);
             if (settings.JsonPath is { } path)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-                await File.WriteAllTextAsync(path, JsonSerializer.Serialize(report, CliJsonContext.Default.ExportReport), cancellationToken).ConfigureAwait(false);
+                AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, CliJsonContext.Default.ExportReport));
                 output.WriteLine($"results written to {path}");
             }
             return 0;
         }
-        catch (Exception ex) when (ex is ArgumentException or FormatException or FileNotFoundException or InvalidDataException or NotSupportedException)
+        catch (Exception ex) when (CliFailure.Describe(ex, "A model written before is left as it was.") is { } message)
         {
-            await error.WriteLineAsync($"kd export: {ex.Message}").ConfigureAwait(false);
-            return 2;
+            await error.WriteLineAsync($"kd export: {message}").ConfigureAwait(false);
+            return CliFailure.ExitCode;
         }
+    }
+
+    /// <summary>Checks every option before any work (ranges, and that paths are files or folders as expected).</summary>
+    internal static void Validate(Settings settings)
+    {
+        OptionRules.InputFile("--checkpoint", settings.Checkpoint, "a student weights file (kd distill --out) or a .kdckpt checkpoint");
+        OptionRules.OutputFile("--out", settings.Output, "the ONNX model");
+        OptionRules.Range("--calibration", settings.Calibration, 0, int.MaxValue, "training images that calibrate static int8 activations");
+        OptionRules.Positive("--percentile", settings.Percentile, 100, "the percentile of --calibration-method percentile");
+        OptionRules.Range("--min-fan-in", settings.MinimumFanIn, 0, int.MaxValue, "inputs per output below which a layer stays float32");
+        if (settings.Temperature is { } temperature)
+        {
+            OptionRules.Positive("--temperature", temperature, 1000, "the distillation temperature written into the metadata");
+        }
+        OptionRules.Range("--test-limit", settings.TestLimit, 1, int.MaxValue, "test images the export is checked on");
+        OptionRules.InputFolder("--data", settings.DataDirectory, "the Fashion-MNIST IDX files");
+        OptionRules.OutputFile("--json", settings.JsonPath, "the results");
     }
 
     internal static ExportReport Run(Settings settings, TextWriter output)
     {
+        Validate(settings);
         bool int8 = settings.Quantize.ToLowerInvariant() switch
         {
             "none" or "fp32" or "float32" => false,

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using KnowledgeDistillation.Cli.Commands;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Datasets;
 using KnowledgeDistillation.IO;
@@ -34,14 +35,7 @@ internal sealed class DistillLmRunner(DistillLmSettings settings, TextWriter log
         var total = Stopwatch.StartNew();
         string[] modes = ParseModes(settings.Modes);
         string divergence = ParseDivergence(settings.Divergence);
-        if (settings.HeldOutEvery < 2)
-        {
-            throw new ArgumentException($"--held-out-every must be ≥ 2 (got {settings.HeldOutEvery}): every N-th verse is held out.", "--held-out-every");
-        }
-        if (settings.EvaluateEvery is { } every && (every < 1 || settings.Steps % every != 0))
-        {
-            throw new ArgumentException($"--eval-every {settings.EvaluateEvery} must be ≥ 1 and divide --steps {settings.Steps} (each evaluation ends an epoch of the same length).", "--eval-every");
-        }
+        Validate();
 
         TorchSharpRuntime.EnsureInitialized();
         if (settings.Threads is { } threads)
@@ -57,11 +51,12 @@ internal sealed class DistillLmRunner(DistillLmSettings settings, TextWriter log
         var trainVerses = verses.Where((_, i) => i % settings.HeldOutEvery != 0).Take(settings.TrainVerses).ToList();
         TokenStream train = TokenStream.FromDocuments(trainVerses.Select(tokenizer.Encode), tokenizer.EndOfSequence);
         TokenStream heldOutTokens = TokenStream.FromDocuments(heldOutVerses.Select(tokenizer.Encode), tokenizer.EndOfSequence);
+        CheckTextLength(verses.Count, trainVerses.Count, train.Count, heldOutVerses.Count, heldOutTokens.Count);
         TokenWindowSource heldOut = TokenWindowSource.Sequential(heldOutTokens, settings.SequenceLength, tokenizer.VocabularySize, tokenizer.Padding);
         log.WriteLine($"King James Bible: {trainVerses.Count} training verses ({train.Count:N0} byte tokens), {heldOutVerses.Count} held-out verses ({heldOutTokens.Count:N0} tokens); device {device}; {torch.get_num_threads()} thread(s)");
 
-        CausalLanguageModelOptions teacherShape = CausalLanguageModelOptions.Parse(settings.Teacher, tokenizer.VocabularySize);
-        CausalLanguageModelOptions studentShape = CausalLanguageModelOptions.Parse(settings.Student, tokenizer.VocabularySize);
+        CausalLanguageModelOptions teacherShape = ParseShape("--teacher", settings.Teacher, tokenizer.VocabularySize);
+        CausalLanguageModelOptions studentShape = ParseShape("--student", settings.Student, tokenizer.VocabularySize);
         using TorchLanguageModel teacher = TorchLanguageModel.Create(teacherShape, settings.Seed, device, "teacher", tokenizer);
         (double teacherSeconds, double teacherLoss) = await GetTeacherAsync(teacher, train, cancellationToken).ConfigureAwait(false);
         double teacherPerplexity = teacher.Perplexity(heldOut, cancellationToken: cancellationToken);
@@ -80,6 +75,56 @@ internal sealed class DistillLmRunner(DistillLmSettings settings, TextWriter log
             settings.Seed, device.ToString(), torch.get_num_threads(), teacherReport, students,
             $"{RuntimeInformation.OSDescription}, {Environment.ProcessorCount} cores, {RuntimeInformation.ProcessArchitecture}",
             DateTimeOffset.UtcNow, total.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Checks every numeric option against its range and the paths, before any work.</summary>
+    internal void Validate()
+    {
+        OptionRules.Range("--teacher-steps", settings.TeacherSteps, 1, 10_000_000, "optimiser steps of the teacher");
+        OptionRules.Range("--steps", settings.Steps, 1, 10_000_000, "optimiser steps of each student");
+        OptionRules.Range("--batch-size", settings.BatchSize, 1, 1 << 16, "sequences per step");
+        OptionRules.Range("--sequence-length", settings.SequenceLength, 1, 1 << 16, "tokens per sequence");
+        OptionRules.Positive("--lr", settings.LearningRate, double.MaxValue, "the peak learning rate");
+        OptionRules.Positive("--temperature", settings.Temperature, 1000, "the distillation temperature");
+        OptionRules.Between("--alpha", settings.Alpha, 0, 1, "the weight of the distillation term");
+        OptionRules.Range("--top-k", settings.TopK, 1, ByteTokenizer.Instance.VocabularySize, "entries of the sparse teacher; the byte tokenizer has 256 tokens");
+        OptionRules.Range("--seqkd-tokens", settings.SequenceKdTokens, 1, 100_000_000, "tokens the teacher generates for sequence-level KD");
+        OptionRules.Range("--train-verses", settings.TrainVerses, 1, int.MaxValue, "training verses");
+        OptionRules.Range("--held-out-every", settings.HeldOutEvery, 2, int.MaxValue, "every N-th verse is held out");
+        OptionRules.Threads("--threads", settings.Threads);
+        if (settings.EvaluateEvery is { } every && (every < 1 || every > settings.Steps || settings.Steps % every != 0))
+        {
+            throw new ArgumentException($"--eval-every {every} is out of range: give a whole number from 1 to --steps {settings.Steps} that divides it (each evaluation ends an epoch of the same length).");
+        }
+        OptionRules.OutputFolder("--out", settings.OutputDirectory, "the students' weights");
+        OptionRules.OutputFolder("--cache", settings.CacheDirectory, "trained teachers");
+        OptionRules.InputFile("--text", settings.TextPath, "a text file, one verse a line");
+        OptionRules.OutputFile("--json", settings.JsonPath, "the results");
+    }
+
+    // A text too short for the windows: say which part is short and which options change it.
+    private void CheckTextLength(int verses, int trainVerses, int trainTokens, int heldOutVerses, int heldOutTokens)
+    {
+        int needed = settings.SequenceLength + 1;
+        if (trainTokens < needed || heldOutTokens < needed)
+        {
+            string source = settings.TextPath is null ? "the King James Bible text" : $"--text '{settings.TextPath}'";
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"{source} has {verses} verse(s): {trainVerses} for training ({trainTokens} tokens) and {heldOutVerses} held out, every {settings.HeldOutEvery}-th ({heldOutTokens} tokens). --sequence-length {settings.SequenceLength} needs at least {needed} tokens in each: give a longer text, a shorter --sequence-length, or a smaller --held-out-every (more held-out verses)."));
+        }
+    }
+
+    private static CausalLanguageModelOptions ParseShape(string option, string text, int vocabularySize)
+    {
+        try
+        {
+            return CausalLanguageModelOptions.Parse(text, vocabularySize);
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException)
+        {
+            string message = ex is ArgumentException { ParamName: { } name } ? ex.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : ex.Message;
+            throw new ArgumentException($"{option} '{text}': {message} Expected for example layers=2,heads=4,width=96,context=64.", ex);
+        }
     }
 
     private async Task<LmModelReport> TrainStudentAsync(

@@ -1,8 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using KnowledgeDistillation.Abstractions;
 using KnowledgeDistillation.Caching;
+using KnowledgeDistillation.Cli.Commands;
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Datasets;
 using KnowledgeDistillation.IO;
@@ -29,6 +33,9 @@ namespace KnowledgeDistillation.Cli.Distill;
 internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
 {
     private static readonly int[] ImageShape = [1, 28, 28];
+
+    /// <summary>What a rerun of the same command does after a failure or an interruption.</summary>
+    internal const string RerunNote = "Finished students (their weights and results in --out) are kept: run the same command again to continue with the next one.";
 
     private TeacherPlan Teachers => TeacherPlan.For(settings);
 
@@ -65,9 +72,13 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
             test = test.Take(testLimit);
         }
         log.WriteLine($"Fashion-MNIST: {train.Count} training, {test.Count} test images; device {device}; {torch.get_num_threads()} thread(s)");
+        CheckMemory(train, test);
         Directory.CreateDirectory(settings.OutputDirectory);
+        string trainFingerprint = DataSetFingerprint.Compute(train).ContentSha256;
+        string testFingerprint = DataSetFingerprint.Compute(test).ContentSha256;
 
         var members = new List<TorchModel>();
+        var memberIds = new List<string>();
         double teacherSeconds = 0;
         long teacherBytes = 0;
         try
@@ -76,6 +87,7 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
             {
                 (TorchModel model, StoredTeacher stored) = await GetTeacherAsync(train, device, member, cancellationToken).ConfigureAwait(false);
                 members.Add(model);
+                memberIds.Add(TeacherStore.TeacherId(settings.Teacher, stored.Path));
                 teacherSeconds += stored.TrainingTime.TotalSeconds;
                 teacherBytes += new FileInfo(stored.Path).Length;
             }
@@ -89,6 +101,11 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         using ITeacher teacher = members.Count == 1 ? members[0] : new EnsembleTeacher(members, new EnsembleTeacherOptions { Name = $"ensemble of {members.Count} × {settings.Teacher}" });
         using TeacherCache? cache = OpenTeacherCache(train);
         ITeacherSignal<Batch> signal = cache is null ? TeacherSignal.FromTeacher(teacher) : TeacherSignal.FromTargets(cache);
+        // What the distilled students learn from: part of their resume key (the scratch students' does not include it).
+        string signalId = cache is null
+            ? $"teachers {string.Join(",", memberIds)}"
+            : string.Create(CultureInfo.InvariantCulture, $"teacher cache {Path.GetFullPath(settings.TeacherCachePath!)} {cache.Format} k={cache.TopK} rows={cache.Count} of {memberIds[0]}");
+        var run = new RunIdentity(trainFingerprint, testFingerprint, signalId, device.ToString(), torch.get_num_threads());
 
         // Each member runs over the test set once; the ensemble's logits are combined from those, not inferred again.
         float[][] memberTest = [.. members.Select(m => PredictAll(m, test))];
@@ -112,8 +129,8 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         {
             foreach (int seed in settings.Seeds)
             {
-                kd.Add(await TrainStudentAsync(seed, recipe, signal, cache?.TopK ?? 0, teacher.Metadata.IntermediateNames, train, test, teacherTest, device, cancellationToken).ConfigureAwait(false));
-                scratch.Add(await TrainStudentAsync(seed, null, null, 0, [], train, test, teacherTest, device, cancellationToken).ConfigureAwait(false));
+                kd.Add(await TrainStudentAsync(seed, recipe, signal, cache?.TopK ?? 0, teacher.Metadata.IntermediateNames, train, test, teacherTest, device, run, cancellationToken).ConfigureAwait(false));
+                scratch.Add(await TrainStudentAsync(seed, null, null, 0, [], train, test, teacherTest, device, run, cancellationToken).ConfigureAwait(false));
                 log.WriteLine($"seed {seed}: distilled {kd[^1].Accuracy:P2}, from scratch {scratch[^1].Accuracy:P2} ({(kd[^1].Accuracy - scratch[^1].Accuracy) * 100:+0.00;-0.00} pp)");
             }
 
@@ -155,25 +172,34 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
     {
         if (settings.Seeds.Count == 0)
         {
-            throw new ArgumentException("Give at least one seed (--seeds 0,1,2).", "--seeds");
+            throw new ArgumentException("--seeds is empty: give at least one seed (for example --seeds 0,1,2).");
         }
-        ArgumentOutOfRangeException.ThrowIfLessThan(settings.TeacherEpochs, 1, "--teacher-epochs");
-        ArgumentOutOfRangeException.ThrowIfLessThan(settings.LatencyIterations, 1, "--latency-iterations");
-        if (settings.Teachers is < 1 or > 16)
+        if (settings.Seeds.Distinct().Count() != settings.Seeds.Count)
         {
-            throw new ArgumentOutOfRangeException("--teachers", settings.Teachers, "Train between 1 and 16 teachers.");
+            throw new ArgumentException($"--seeds {string.Join(',', settings.Seeds)} repeats a seed: give each seed once (a seed's students are trained once and kept under its number).");
         }
+        OptionRules.Range("--teacher-epochs", settings.TeacherEpochs, 1, 1_000_000, "epochs of teacher training");
+        OptionRules.Range("--epochs", settings.Epochs, 1, 1_000_000, "epochs of each student");
+        OptionRules.Range("--hint-epochs", settings.HintEpochs, 0, 1_000_000, "FitNets hint epochs, part of --epochs");
+        OptionRules.Range("--batch-size", settings.BatchSize, 1, 1 << 20, "images per step");
+        OptionRules.Positive("--lr", settings.LearningRate, double.MaxValue, "the students' peak learning rate");
+        OptionRules.Threads("--threads", settings.Threads);
+        OptionRules.Range("--train-limit", settings.TrainLimit, 1, int.MaxValue, "training images used");
+        OptionRules.Range("--test-limit", settings.TestLimit, 1, int.MaxValue, "test images used");
+        OptionRules.Range("--teachers", settings.Teachers, 1, 16, "teachers trained for an ensemble");
+        OptionRules.Range("--latency-iterations", settings.LatencyIterations, 1, 1_000_000, "timed inferences per model");
+        if (settings.FeatureWeight is { } weight)
+        {
+            OptionRules.Between("--feature-weight", weight, 0, 1e9, "the weight of each feature term");
+        }
+        OptionRules.OutputFolder("--out", settings.OutputDirectory, "the students' weights");
+        OptionRules.OutputFolder("--cache", settings.CacheDirectory, "trained teachers");
+        OptionRules.InputFolder("--data", settings.DataDirectory, "the Fashion-MNIST IDX files");
+        OptionRules.InputFolder("--teacher-cache", settings.TeacherCachePath, "the teacher cache (kd cache-teacher --out)");
+        OptionRules.OutputFile("--json", settings.JsonPath, "the results");
         if (settings.Teachers > 1 && settings.TeacherCachePath is not null)
         {
             throw new ArgumentException($"--teachers {settings.Teachers} distils a live ensemble; --teacher-cache holds one teacher's outputs. Use one of the two.", "--teachers");
-        }
-        if (settings.TrainLimit is < 1)
-        {
-            throw new ArgumentOutOfRangeException("--train-limit", settings.TrainLimit, "The training subset needs at least one image.");
-        }
-        if (settings.TestLimit is < 1)
-        {
-            throw new ArgumentOutOfRangeException("--test-limit", settings.TestLimit, "The test subset needs at least one image.");
         }
         StudentOptions(0, true).Validate();
         DistillationRecipe recipe = OptionErrors(() =>
@@ -202,8 +228,42 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         return recipe;
     }
 
+    // Built on libtorch's meta device: names and shapes to check, no weights (an architecture too large for the machine is refused by the memory check, not by this build).
     private static SequentialClassifier Build(string spec, string option) =>
-        OptionErrors(() => (SequentialClassifier)ModelPresets.Create(spec, ImageShape, 10), option);
+        OptionErrors(() => ModelFootprint.BuildOnMeta(spec, ImageShape, 10), option);
+
+    /// <summary>
+    /// Refuses, before anything trains, a configuration whose estimated memory (<see cref="MemoryEstimate"/>: batch ×
+    /// activations, parameters and optimiser state of the teacher and the student, the data) exceeds the memory this
+    /// process may use (<see cref="MemoryLimit"/>).
+    /// </summary>
+    internal void CheckMemory(LabeledImageSet train, LabeledImageSet test)
+    {
+        MemoryLimit limit = settings.MemoryLimit ?? MemoryLimit.Detect();
+        TeacherPlan plan = Teachers;
+        bool trainTeacher = Enumerable.Range(0, settings.Teachers).Any(m => !File.Exists(plan.Store.PathFor(plan.Key(train, m))));
+        long pixels = train.FeatureCount;
+        // The parameters alone (weights, gradients, AdamW moments) are checked first: measuring activations builds the models for real.
+        var models = new MemoryEstimate.Inputs(
+            0, train.Count, test.Count, pixels, new ModelFootprint(ModelFootprint.ParameterCount(settings.Teacher, ImageShape, 10), 0, 0), settings.Teachers, trainTeacher, false,
+            new ModelFootprint(ModelFootprint.ParameterCount(settings.Student, ImageShape, 10), 0, 0));
+        MemoryEstimate estimate = MemoryEstimate.For(models, limit.Bytes);
+        if (estimate.Bytes <= limit.Bytes)
+        {
+            var inputs = new MemoryEstimate.Inputs(
+                settings.BatchSize, train.Count, test.Count, pixels, ModelFootprint.Measure(settings.Teacher, ImageShape, 10), settings.Teachers, trainTeacher,
+                settings.TeacherCachePath is null, ModelFootprint.Measure(settings.Student, ImageShape, 10));
+            estimate = MemoryEstimate.For(inputs, limit.Bytes);
+        }
+        if (estimate.Bytes > limit.Bytes)
+        {
+            string fix = estimate.LargestBatch >= 1
+                ? string.Create(CultureInfo.InvariantCulture, $"Use --batch-size {estimate.LargestBatch} or less, or smaller --teacher/--student architectures.")
+                : "The models alone do not fit: use smaller --teacher/--student architectures (or a machine with more memory).";
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"this configuration (--teacher {settings.Teacher}, --student {settings.Student}, --batch-size {settings.BatchSize}) needs an estimated {MemoryEstimate.Gib(estimate.Bytes)} at least ({estimate.DescribeParts()}), more than the {MemoryEstimate.Gib(limit.Bytes)} this process may use ({limit.Source}). {fix}"));
+        }
+    }
 
     private AttentionTransferMode ParseAtMode() => settings.AtMode.ToLowerInvariant() switch
     {
@@ -289,7 +349,15 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
                 var options = new DistillationOptions { Epochs = settings.TeacherEpochs, BatchSize = settings.BatchSize, Seed = seed, LearningRate = settings.TeacherLearningRate };
                 // The teacher learns from randomly cropped and flipped images (it sees more than the student can); students train on plain images.
                 IBatchSource data = settings.TeacherAugmentation ? new AugmentedImageSource(train, padding: 2, horizontalFlip: true) : train;
-                await new TorchDistiller(options, TorchLosses.HardLabel(), [EpochLine("teacher")]).FitAsync(teacher, null, data, cancellationToken: ct).ConfigureAwait(false);
+                try
+                {
+                    await new TorchDistiller(options, TorchLosses.HardLabel(), [EpochLine("teacher")]).FitAsync(teacher, null, data, cancellationToken: ct).ConfigureAwait(false);
+                }
+                catch (TrainingDivergedException ex)
+                {
+                    throw new TrainingDivergedException(string.Create(CultureInfo.InvariantCulture,
+                        $"the teacher's loss diverged at step {ex.Step} of {ex.TotalSteps} (epoch {ex.Epoch}): {ex.Observation}. Its learning rate is fixed ({settings.TeacherLearningRate:G3}): try another --teacher architecture or another --batch-size."), ex);
+                }
             }, log.WriteLine, cancellationToken).ConfigureAwait(false);
             return (teacher, stored);
         }
@@ -302,11 +370,28 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
 
     private async Task<StudentResult> TrainStudentAsync(
         int seed, DistillationRecipe? recipe, ITeacherSignal<Batch>? teacher, int teacherTopK, IReadOnlyList<string> teacherLayers, LabeledImageSet train, LabeledImageSet test, float[] teacherTest,
-        torch.Device device, CancellationToken cancellationToken)
+        torch.Device device, RunIdentity run, CancellationToken cancellationToken)
     {
         bool distil = recipe is not null;
         string label = $"{(distil ? "distilled" : "scratch")} seed {seed}";
+        string stem = Path.Combine(settings.OutputDirectory, $"student-{(distil ? recipe!.ParsedMethod.ToString().Replace('+', '-') : "scratch")}-seed{seed}");
+        string file = stem + WeightsFile.Extension;
+        string recordPath = stem + ".json";
+        (string key, string description) = StudentKey(seed, recipe, run);
         TorchModel student = TorchModel.FromPreset(settings.Student, ImageShape, 10, seed, device);
+        try
+        {
+            if (TryResume(recordPath, file, key, student, label) is { } record)
+            {
+                float[] keptLogits = PredictAll(student, test);
+                return new StudentResult(record.Accuracy, ClassificationMetrics.Agreement(keptLogits, teacherTest, 10), record.ExpectedCalibrationError, record.TrainSeconds, record.SizeBytes, student);
+            }
+        }
+        catch
+        {
+            student.Dispose();
+            throw;
+        }
         var clock = Stopwatch.StartNew();
         DistillationOptions options = StudentOptions(seed, distil);
         TorchDistiller trainer = recipe is null
@@ -315,6 +400,17 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         try
         {
             await trainer.FitAsync(student, teacher, train, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (TrainingDivergedException ex)
+        {
+            student.Dispose();
+            throw new TrainingDivergedException(string.Create(CultureInfo.InvariantCulture,
+                $"the {label} student's loss diverged at step {ex.Step} of {ex.TotalSteps} (epoch {ex.Epoch}): {ex.Observation}. --lr {settings.LearningRate:G4} is too high for this student and loss: try a lower --lr (for example {settings.LearningRate / 10:G3}; the default is {DistillDefaults.LearningRate:G3})."), ex);
+        }
+        catch
+        {
+            student.Dispose();
+            throw;
         }
         finally
         {
@@ -326,10 +422,90 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
         }
         double seconds = clock.Elapsed.TotalSeconds;
         float[] logits = PredictAll(student, test);
-        string file = Path.Combine(settings.OutputDirectory, $"student-{(distil ? recipe!.ParsedMethod.ToString().Replace('+', '-') : "scratch")}-seed{seed}{WeightsFile.Extension}");
+        double accuracy = ClassificationMetrics.Accuracy(logits, test.Labels, 10);
+        double ece = ClassificationMetrics.ExpectedCalibrationError(logits, test.Labels, 10);
         long size = WeightsFile.Save(student, file);
-        return new StudentResult(ClassificationMetrics.Accuracy(logits, test.Labels, 10), ClassificationMetrics.Agreement(logits, teacherTest, 10),
-            ClassificationMetrics.ExpectedCalibrationError(logits, test.Labels, 10), seconds, size, student);
+        // The record is written after the weights it names: a student counts as finished only once both are complete.
+        var kept = new StudentRecord(StudentRecord.CurrentFormat, key, description, FileSha256(file), accuracy, ece, seconds, size);
+        AtomicFile.WriteAllText(recordPath, JsonSerializer.Serialize(kept, CliJsonContext.Default.StudentRecord));
+        log.WriteLine($"  {label}: weights and results kept in {file} and {Path.GetFileName(recordPath)}");
+        return new StudentResult(accuracy, ClassificationMetrics.Agreement(logits, teacherTest, 10), ece, seconds, size, student);
+    }
+
+    /// <summary>
+    /// Loads a student a previous run with the same options finished (its record's key matches, and the weights are the
+    /// file the record names); null when there is none, or it does not match or is damaged (then the student is trained again).
+    /// </summary>
+    private StudentRecord? TryResume(string recordPath, string weightsPath, string key, TorchModel student, string label)
+    {
+        if (!File.Exists(recordPath))
+        {
+            return null;
+        }
+        StudentRecord? record;
+        try
+        {
+            record = JsonSerializer.Deserialize(File.ReadAllText(recordPath), CliJsonContext.Default.StudentRecord);
+        }
+        catch (JsonException)
+        {
+            record = null;
+        }
+        string? reason = record switch
+        {
+            null => "its record is not readable",
+            { Format: not StudentRecord.CurrentFormat } => $"its record has format {record.Format}",
+            _ when record.Key != key => "it was trained with other options, data or teacher",
+            _ when !File.Exists(weightsPath) => "its weights file is missing",
+            _ when FileSha256(weightsPath) != record.WeightsSha256 => "its weights file is not the one its record names",
+            _ => null,
+        };
+        if (reason is null)
+        {
+            try
+            {
+                WeightsFile.Load(student, weightsPath);
+                log.WriteLine($"  {label}: finished in an earlier run with the same options; loaded from {weightsPath}");
+                return record;
+            }
+            catch (InvalidDataException ex)
+            {
+                reason = ex.Message;
+            }
+        }
+        log.WriteLine($"  {label}: {weightsPath} is not reused ({reason}); training it");
+        return null;
+    }
+
+    /// <summary>The key of everything a student's training and results depend on, and the same in words.</summary>
+    private (string Key, string Description) StudentKey(int seed, DistillationRecipe? recipe, RunIdentity run)
+    {
+        CultureInfo c = CultureInfo.InvariantCulture;
+        var parts = new List<string>
+        {
+            "kd distill student v1", $"student {settings.Student}", $"seed {seed}", string.Create(c, $"epochs {settings.Epochs}"), string.Create(c, $"batch {settings.BatchSize}"),
+            string.Create(c, $"lr {settings.LearningRate:R}"), $"optimizer {settings.Optimizer.ToLowerInvariant()}", $"train {run.Train}", $"test {run.Test}",
+            $"device {run.Device}", string.Create(c, $"threads {run.Threads}"), $"torch {torch.__version__}", $"library {LibraryInfo.Version}",
+        };
+        if (recipe is null)
+        {
+            parts.Add("from scratch");
+        }
+        else
+        {
+            parts.AddRange([
+                $"method {recipe.ParsedMethod}", $"loss {settings.Loss}", $"alpha {settings.Alpha}", $"temperature {settings.Temperature}", $"pairs {settings.Pairs}",
+                string.Create(c, $"hint epochs {settings.HintEpochs}"), string.Create(c, $"feature weight {settings.FeatureWeight:R}"), $"at mode {settings.AtMode}", run.Teacher,
+            ]);
+        }
+        string description = string.Join("; ", parts);
+        return (Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(description))), description);
+    }
+
+    private static string FileSha256(string path)
+    {
+        using FileStream stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
     private ProgressCallback EpochLine(string label) =>
@@ -398,6 +574,9 @@ internal sealed class DistillRunner(DistillSettings settings, TextWriter log)
     });
 
     private sealed record StudentResult(double Accuracy, double Agreement, double Ece, double Seconds, long Size, TorchModel Model);
+
+    /// <summary>What every student of this run shares: the data, the teacher signal (for the distilled ones), the device and threads.</summary>
+    private sealed record RunIdentity(string Train, string Test, string Teacher, string Device, int Threads);
 
     /// <summary>Reports synchronously on the training thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
     private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>

@@ -67,4 +67,7 @@ internal sealed record DistillSettings
 
     /// <summary>How many teachers to train (seeds 1000, 1001, …); more than one distils their ensemble.</summary>
     public int Teachers { get; init; } = 1;
+
+    /// <summary>The memory the run may use; null reads it from the cgroup and the physical memory (<see cref="Distill.MemoryLimit.Detect"/>). Tests set a small one.</summary>
+    public MemoryLimit? MemoryLimit { get; init; }
 }

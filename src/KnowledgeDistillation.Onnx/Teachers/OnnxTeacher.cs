@@ -122,6 +122,7 @@ public sealed class OnnxTeacher : ITeacher
     }
 
     /// <summary>Runs the model synchronously; see <see cref="InferAsync"/>.</summary>
+    /// <exception cref="ArgumentException">The inputs do not fit the model: a declared dimension differs, or a layer of a model with unspecified input dimensions cannot take them (the message names both shapes).</exception>
     public ModelOutput Infer(Float32Tensor inputs, IReadOnlyCollection<string>? intermediates = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
@@ -169,6 +170,13 @@ public sealed class OnnxTeacher : ITeacher
         catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
         {
             throw new OperationCanceledException("ONNX inference was cancelled.", cancellationToken);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            // A model whose input dimensions are unspecified accepts any shape until a layer needs another one.
+            throw new ArgumentException(
+                $"ONNX model '{_source}' could not run on input '{InputName}' of shape {inputs.ShapeText} (the model declares {DimsText(_inputDimensions)}; ? = unspecified, so the size is only checked by the layers): {ex.Message.Trim()} Give samples of the size the model was exported for.",
+                nameof(inputs), ex);
         }
     }
 

@@ -67,8 +67,8 @@ public static class TorchSequenceLosses
         }
 
         using Scalar temperature = options.Temperature.ToScalar();
-        Tensor logPs = nn.functional.log_softmax(studentLogits.narrow(2, 0, vocabulary).div(temperature), 2);
-        Tensor logPt = nn.functional.log_softmax(t.narrow(2, 0, vocabulary).div(temperature), 2);
+        Tensor logPs = StableLogSoftmax(studentLogits.narrow(2, 0, vocabulary).div(temperature));
+        Tensor logPt = StableLogSoftmax(t.narrow(2, 0, vocabulary).div(temperature));
         Tensor rows = RowDivergence(logPt, logPs, options.Kind, options.JsdBeta);
         return Reduce(rows, validMask, options, normalizer).MoveToOuterDisposeScope();
     }
@@ -130,7 +130,10 @@ public static class TorchSequenceLosses
         using Scalar dropped = Dropped.ToScalar();
         using Scalar one = 1.ToScalar();
         Tensor v = teacherValues.detach().to(device);
-        Tensor logPtRaw = valueKind == TopKValueKind.LogProbabilities ? v : nn.functional.log_softmax(v.div(temperature), 2);
+        Tensor dropMask = keep.logical_not();
+        using Scalar minusInfinity = float.NegativeInfinity.ToScalar();
+        // Teacher log-probabilities over the k entries, relative to the row maximum (a row at mask values keeps its shape).
+        Tensor logPtRaw = valueKind == TopKValueKind.LogProbabilities ? v : StableLogSoftmax(v.div(temperature));
         Tensor droppedMass = logPtRaw.exp().masked_fill(keep, zeroScalar).sum(2);
         if (valueKind == TopKValueKind.Logits)
         {
@@ -143,37 +146,62 @@ public static class TorchSequenceLosses
             throw new InvalidOperationException(SequenceLossPolicy.ExtraMassMessage("", worst, vocabulary, options.ExtraMassTolerance));
         }
 
-        Tensor logPt = logPtRaw.masked_fill(keep.logical_not(), dropped);
-        Tensor s = studentLogits.narrow(2, 0, vocabulary).div(temperature);
-        Tensor logPsFull = nn.functional.log_softmax(s, 2);
-        Tensor logPsIdx = logPsFull.gather(2, safeIdx).masked_fill(keep.logical_not(), dropped);
+        Tensor logPt = logPtRaw.masked_fill(dropMask, dropped);
+        // The student's log-probabilities relative to the row maximum: (s − max) − log Σ e^{s − max}, never the difference of
+        // two large log-sum-exps (rows at −1e4 lose 1e-3 in float32 that way; rows at −1e30 everything).
+        Tensor s = Shifted(studentLogits.narrow(2, 0, vocabulary).div(temperature));
+        Tensor logZ = s.logsumexp(2, keepdim: true);
+        Tensor logPsIdx = s.gather(2, safeIdx).add(logZ, TorchScalars.MinusOne).masked_fill(dropMask, dropped);
         Tensor rows;
         if (bucket)
         {
-            // The leftover on both sides; the student's summed exactly over the ids outside the top-k.
+            // The student's leftover ρ: its exponentials outside the top-k, relative to their own maximum, so that log ρ is
+            // exact however small ρ is. Its value is floored at log 1e-30 and its gradient is that of the unfloored ρ (a
+            // straight-through clamp), as the fused kernels compute them: a student that leaves no mass outside the top-k
+            // is still pushed to leave some, with the true gradient −r·p_j/ρ on the ids outside.
             using Scalar tiny = 1e-30.ToScalar();
-            using Scalar floorLog = (-69f).ToScalar();
-            Tensor teacherRest = logPt.exp().sum(2).neg().add(one, one).clamp_min(tiny).log();
-            Tensor sOutside = s.scatter(2, safeIdx, torch.full_like(logPsIdx, dropped));
-            // An id that was dropped was pointed at 0 above; put column 0's value back unless 0 is a real top-k id.
-            Tensor zeroIsKept = safeIdx.eq(0).logical_and(keep).any(2, keepdim: true);
-            sOutside = torch.where(torch.arange(vocabulary, device: device).eq(0).logical_and(zeroIsKept.logical_not()), s, sOutside);
-            // ρ is clamped at 1e-30 in the value only; the gradient is that of the unclamped ρ (a straight-through clamp), as
-            // the fused kernels compute it: a student that leaves no mass outside the top-k is still pushed to leave some.
-            Tensor logRest = sOutside.logsumexp(2).add(s.logsumexp(2), TorchScalars.MinusOne);
-            Tensor studentRest = logRest.add(logRest.clamp_min(floorLog).add(logRest, TorchScalars.MinusOne).detach(), TorchScalars.One);
+            using Scalar floorLog = Math.Log(1e-30).ToScalar();
+            Tensor inside = torch.zeros_like(s).scatter_add(2, safeIdx, keep.to_type(s.dtype)).gt(zeroScalar);
+            Tensor outside = s.masked_fill(inside, minusInfinity);
+            Tensor restMax = outside.amax([2], keepdim: true).detach();
+            Tensor empty = restMax.isneginf();
+            Tensor restShift = restMax.masked_fill(empty, zeroScalar);
+            Tensor restSum = outside.add(restShift, TorchScalars.MinusOne).exp().sum(2, keepdim: true);
+            Tensor logRest = restShift.add(restSum.masked_fill(empty, one).log(), TorchScalars.One).add(logZ, TorchScalars.MinusOne);
+            Tensor floored = torch.where(empty, torch.full_like(logRest, floorLog), logRest.clamp_min(floorLog));
+            // floored + (logRest − stopgrad(logRest)): the value is exactly the floored one (logRest + (floored − logRest)
+            // would lose −69 next to a log ρ of −5e29), the gradient that of logRest.
+            Tensor studentRest = floored.detach().add(logRest.add(logRest.detach(), TorchScalars.MinusOne), TorchScalars.One).squeeze(2);
+            // The teacher's leftover 1 − Σp as −expm1(log Σp): no cancellation when the top-k holds nearly all.
+            Tensor teacherRest = logPt.logsumexp(2).clamp_max(zeroScalar).expm1().neg().clamp_min(tiny).log();
             Tensor t = torch.cat(new[] { logPt, teacherRest.unsqueeze(2) }, 2);
             Tensor st = torch.cat(new[] { logPsIdx, studentRest.unsqueeze(2) }, 2);
             rows = RowDivergence(t, st, options.Kind, options.JsdBeta);
         }
         else
         {
-            Tensor renormalisedTeacher = nn.functional.log_softmax(logPt, 2);
-            Tensor studentSide = forward ? logPsIdx : nn.functional.log_softmax(logPsIdx, 2);
+            // Renormalised over the kept entries only (a dropped entry takes no share, even next to mask values).
+            Tensor renormalisedTeacher = StableLogSoftmax(logPtRaw.masked_fill(dropMask, minusInfinity)).masked_fill(dropMask, dropped);
+            Tensor studentSide = forward ? logPsIdx : StableLogSoftmax(logPsIdx.masked_fill(dropMask, minusInfinity)).masked_fill(dropMask, dropped);
             rows = RowDivergence(renormalisedTeacher, studentSide, options.Kind, options.JsdBeta);
         }
 
         return Reduce(rows, validMask, options, normalizer).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Log-softmax over the last dimension, computed after subtracting the row maximum (see <see cref="Shifted"/>).</summary>
+    internal static Tensor StableLogSoftmax(Tensor x) => nn.functional.log_softmax(Shifted(x), -1);
+
+    /// <summary>
+    /// <paramref name="x"/> minus its (detached) maximum over the last dimension: softmax and log-sum-exp do not change, and
+    /// what follows works on small numbers whatever the row's offset (a neutral shift of ±3000, rows at −1e4 or at mask
+    /// values of −1e30). The maximum is detached because the result does not depend on it; rows of −∞ only keep a 0 shift.
+    /// </summary>
+    internal static Tensor Shifted(Tensor x)
+    {
+        using Scalar zero = 0.ToScalar();
+        Tensor max = x.amax([-1], keepdim: true).detach();
+        return x.add(max.masked_fill(max.isinf(), zero), TorchScalars.MinusOne);
     }
 
     // Σ over the last dimension of the divergence between log-probabilities (dropped entries hold −1e30 on both sides).

@@ -77,7 +77,7 @@ internal sealed class TorchTopKHintonLoss(TopKHintonDistillationLoss loss) : Tor
         {
             // As the fused form: log-probabilities stored at T = 1 are re-tempered over the k entries and renormalised.
             using Scalar temperature = t.ToScalar();
-            values = nn.functional.log_softmax(values.div(temperature), 1);
+            values = TorchSequenceLosses.StableLogSoftmax(values.div(temperature));
             treatment = TopKMassTreatment.Renormalize;
         }
         var options = new SequenceLossOptions { Kind = DivergenceKind.ForwardKl, Temperature = t, TopKTreatment = treatment };

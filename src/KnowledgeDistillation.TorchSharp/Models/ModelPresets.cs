@@ -38,9 +38,9 @@ public static class ModelPresets
         {
             widths = parts[1].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(w => int.Parse(w, NumberStyles.None, CultureInfo.InvariantCulture)).ToArray();
         }
-        catch (FormatException)
+        catch (Exception ex) when (ex is FormatException or OverflowException)
         {
-            throw Malformed(spec, $"'{parts[1]}' is not a comma-separated list of positive widths");
+            throw Malformed(spec, $"'{parts[1]}' is not a comma-separated list of positive widths (each at most {int.MaxValue})");
         }
         if (widths.Length == 0 || widths.Any(w => w < 1))
         {

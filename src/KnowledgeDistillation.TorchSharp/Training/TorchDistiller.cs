@@ -93,6 +93,7 @@ public sealed partial class TorchDistiller
     /// (not precomputed targets) <c>val_agreement</c> and <c>val_kl_to_teacher</c>.</param>
     /// <param name="resumeFrom">A checkpoint written by this trainer (same seed); training continues after its last epoch.</param>
     /// <param name="cancellationToken">Stops training between micro-batches with <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="TrainingDivergedException">At some step the student's logits or the loss were not finite (the learning rate is too high); the exception names the step and the epoch.</exception>
     public async Task<DistillationHistory> FitAsync<TBatch>(
         ITorchModel<TBatch> student, ITeacherSignal<TBatch>? teacher, IBatchSource<TBatch> train, IBatchSource<TBatch>? validation = null,
         string? resumeFrom = null, CancellationToken cancellationToken = default)
@@ -314,8 +315,13 @@ public sealed partial class TorchDistiller
                 TeacherTopKValueKind = targets?.TopKValueKind ?? default,
             };
             TorchLossValue value = torchLoss.ComputeOnDevice(inputs);
+            float total = value.Loss.item<float>();
+            if (!float.IsFinite(total))
+            {
+                throw Diverged(step, totalSteps, $"the loss is {total.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            }
             (featureTotal is null ? value.Loss : value.Loss.add(featureTotal, TorchScalars.One)).backward();
-            return new LossValue(value.Loss.item<float>(), value.Terms.ToDictionary(kv => kv.Key, kv => kv.Value.detach().item<float>()), value.Parameters);
+            return new LossValue(total, value.Terms.ToDictionary(kv => kv.Key, kv => kv.Value.detach().item<float>()), value.Parameters);
         }
 
         // The kernels read the logits' storage and write the gradient into a tensor's storage in place: no managed copies.
@@ -333,11 +339,45 @@ public sealed partial class TorchDistiller
             TeacherTopKValues = values,
             TeacherTopKValueKind = targets?.TopKValueKind ?? default,
         };
-        LossValue loss = _loss.Compute(lossInputs, TensorSpans.Of<float>(gradient));
+        LossValue loss;
+        try
+        {
+            loss = _loss.Compute(lossInputs, TensorSpans.Of<float>(gradient));
+        }
+        catch (ArgumentException) when (FirstNonFinite(TensorSpans.Of<float>(studentCpu)) >= 0)
+        {
+            // A diverged student (NaN or ∞ logits) is reported as such, not as a kernel's complaint about its inputs; the
+            // kernels' own fused check finds it, so healthy steps pay no extra pass over the logits.
+            ReadOnlySpan<float> rows = TensorSpans.Of<float>(studentCpu);
+            throw Diverged(step, totalSteps, $"the student's logits hold {rows[FirstNonFinite(rows)].ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+        if (!float.IsFinite(loss.Total))
+        {
+            throw Diverged(step, totalSteps, $"the loss is {loss.Total.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
         Tensor g = logits.device.type == DeviceType.CPU ? gradient : gradient.to(logits.device);
         Tensor surrogate = logits.mul(g).sum();
         (featureTotal is null ? surrogate : surrogate.add(featureTotal, TorchScalars.One)).backward();
         return loss;
+    }
+
+    private TrainingDivergedException Diverged(long step, long totalSteps, string observation)
+    {
+        long stepsPerEpoch = Math.Max(1, totalSteps / _options.Epochs);
+        int epoch = (int)Math.Clamp((step / stepsPerEpoch) + 1, 1, _options.Epochs);
+        return new TrainingDivergedException(step + 1, totalSteps, epoch, _options.LearningRate, observation);
+    }
+
+    private static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 
     // Dense logits when the loss takes them (a top-k loss extracts its own top-k from them), else the top-k list.

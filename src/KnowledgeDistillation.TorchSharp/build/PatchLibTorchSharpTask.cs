@@ -131,10 +131,26 @@ namespace KnowledgeDistillation.Build
             ElfPatchOutcome outcome = Patch(image, path);
             if (outcome == ElfPatchOutcome.Patched)
             {
-                string temp = path + ".kdpatch.tmp";
-                File.WriteAllBytes(temp, image);
-                // rename(2) over the target: readers see the old or the new file, never a mix.
-                File.Replace(temp, path, null);
+                // A unique temporary name in the same folder (two builds patching at once never share one), removed on failure.
+                string full = Path.GetFullPath(path);
+                string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N") + ".kdpatch.tmp");
+                try
+                {
+                    using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                    {
+                        stream.Write(image, 0, image.Length);
+                        stream.Flush(true);
+                    }
+                    // rename(2) over the target: readers see the old or the new file, never a mix.
+                    File.Replace(temp, full, null);
+                }
+                finally
+                {
+                    if (File.Exists(temp))
+                    {
+                        File.Delete(temp);
+                    }
+                }
             }
             return outcome;
         }

@@ -66,10 +66,11 @@ public static partial class DistillationPrimitives
                 sum += Math.Exp((value * ratio) - max);
             }
 
-            double logNormaliser = max + Math.Log(sum);
+            // Relative to the maximum: max + log Σ in one number would absorb log Σ next to a mask value (−1e30).
+            double logSum = Math.Log(sum);
             for (int i = 0; i < k; i++)
             {
-                target[i] = (float)((source[i] * ratio) - logNormaliser);
+                target[i] = (float)(((source[i] * ratio) - max) - logSum);
             }
         }
     }

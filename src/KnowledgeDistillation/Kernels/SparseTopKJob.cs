@@ -6,13 +6,22 @@ namespace KnowledgeDistillation.Kernels;
 /// <summary>
 /// One row of KL / CE against a sparse top-k teacher. The student side is the full-vocabulary log-softmax at T read at
 /// the teacher's indices. Renormalize: teacher p_i / Σp, gradient (p_s − p̂_t scattered)/T.
-/// ExtraBucket: teacher leftover r = 1 − Σp against the student's mass outside the indices, computed exactly by
-/// summing the student's exponentials with the indexed entries zeroed (in the gradient row, as scratch).
-/// Duplicate indices are allowed and add up.
+/// ExtraBucket: teacher leftover r = 1 − Σp against the student's mass ρ outside the indices, computed exactly by
+/// summing the student's exponentials over the ids outside the indices, relative to their own maximum (so ρ is exact
+/// in log space however small it is). Duplicate indices are allowed and add up.
 /// </summary>
+/// <remarks>
+/// Every log-normaliser is taken relative to its row maximum: a teacher row at mask values (≈ −1e30) keeps its
+/// probabilities (a log-sum-exp computed as max + log Σ would absorb log k), and the student's log-probabilities are
+/// differences of small numbers whatever the logits' offset. With the extra bucket, the loss uses log max(ρ, 1e-30) (a
+/// student that leaves no mass outside the top-k gives a bounded loss) while the gradient is that of the unclamped ρ, a
+/// straight-through clamp: on the ids outside the indices it is −r·p_j/ρ + (Σp + r)·p_j, computed from p_j/ρ, the
+/// student's share within its own leftover, which is exact even when ρ underflows. The TorchSharp form does the same.
+/// </remarks>
 internal readonly unsafe struct SparseTopKJob : IRowJob
 {
-    private const double MinimumStudentRest = 1e-30;
+    // log(1e-30): the floor of log ρ in the loss value (not in the gradient).
+    private static readonly double LogMinimumStudentRest = Math.Log(1e-30);
 
     private readonly float* _student;
     private readonly int* _indices;
@@ -53,7 +62,7 @@ internal readonly unsafe struct SparseTopKJob : IRowJob
         var gradient = new Span<float>(_gradient + ((long)row * _classes), _classes);
 
         float studentMax = DivergenceRows.Max(student, out float probe);
-        if (_checkFinite && !float.IsFinite(probe + TensorPrimitives.Sum(values) * 0f))
+        if (_checkFinite && !(float.IsFinite(probe) && AllFinite(values)))
         {
             return new RowLoss(double.NaN, 0);
         }
@@ -61,30 +70,27 @@ internal readonly unsafe struct SparseTopKJob : IRowJob
         double studentSum = DivergenceRows.SumExp(student, _inverseTemperature, studentMax);
         double logStudentSum = Math.Log(studentSum);
 
-        // Teacher log-normaliser over the k entries, and its total mass Σp for the leftover bucket.
-        double teacherLogNormaliser;
+        // Teacher log-probabilities log p_i = (v_i·scale − shift) − logSum, relative to the row maximum. Log-probabilities
+        // with the extra bucket are used as given; their total mass gives the leftover.
+        float valueScale = _valueKind == TopKValueKind.Logits ? _inverseTemperature : 1f;
+        double teacherShift = 0, teacherLogSum = 0;
         double leftover = 0;
-        if (_valueKind == TopKValueKind.Logits)
+        if (_valueKind == TopKValueKind.Logits || _treatment == TopKMassTreatment.Renormalize)
         {
-            teacherLogNormaliser = LogSumExp(values, _inverseTemperature);
+            (teacherShift, teacherLogSum) = MaxAndLogSum(values, valueScale);
         }
         else
         {
-            double logMass = LogSumExp(values, 1f);
-            teacherLogNormaliser = _treatment == TopKMassTreatment.Renormalize ? logMass : 0;
-            if (_treatment == TopKMassTreatment.ExtraBucket)
-            {
-                leftover = Math.Max(0, -double.ExpM1(Math.Min(logMass, 0)));
-            }
+            (double max, double logSum) = MaxAndLogSum(values, 1f);
+            leftover = Math.Max(0, -double.ExpM1(Math.Min(max + logSum, 0)));
         }
 
-        float valueScale = _valueKind == TopKValueKind.Logits ? _inverseTemperature : 1f;
         double loss = 0, teacherMass = 0;
         for (int i = 0; i < _k; i++)
         {
-            double logTeacher = ((double)values[i] * valueScale) - teacherLogNormaliser;
+            double logTeacher = (((double)values[i] * valueScale) - teacherShift) - teacherLogSum;
             double teacherProbability = Math.Exp(logTeacher);
-            double logStudent = ((student[indices[i]] - studentMax) * _inverseTemperature) - logStudentSum;
+            double logStudent = (((double)student[indices[i]] - studentMax) * _inverseTemperature) - logStudentSum;
             teacherMass += teacherProbability;
             if (teacherProbability > 0)
             {
@@ -98,49 +104,78 @@ internal readonly unsafe struct SparseTopKJob : IRowJob
             {
                 var pass = new AffineWritePass(student, gradient, studentMax, _inverseTemperature, 0f, exponentiate: true, (float)(_gradientScale * teacherMass / studentSum));
                 RowPassRunner.Run(ref pass, _classes);
-                ScatterTeacher(indices, values, valueScale, teacherLogNormaliser, gradient);
+                ScatterTeacher(indices, values, valueScale, teacherShift, teacherLogSum, gradient);
             }
 
             return new RowLoss(loss, 0);
         }
 
-        // Extra bucket: exact student mass outside the indices (no cancellation), via the gradient row as scratch.
-        var scratch = new AffineWritePass(student, gradient, studentMax, _inverseTemperature, 0f, exponentiate: true);
-        RowPassRunner.Run(ref scratch, _classes);
+        // Extra bucket. The ids outside the indices, in the gradient row as scratch: u_j = (s_j − restMax)/T, −∞ on the indices.
+        student.CopyTo(gradient);
         for (int i = 0; i < _k; i++)
         {
-            gradient[indices[i]] = 0f;
+            gradient[indices[i]] = float.NegativeInfinity;
         }
 
-        double studentRest = Math.Max(TensorPrimitives.Sum(gradient) / studentSum, MinimumStudentRest);
-        double logStudentRest = Math.Log(studentRest);
+        float restMax = TensorPrimitives.Max(gradient);
+        double totalMass = teacherMass + leftover;
+        double logRest = double.NegativeInfinity; // log ρ: −∞ when every id is among the indices
+        if (!float.IsNegativeInfinity(restMax))
+        {
+            TensorPrimitives.Subtract(gradient, restMax, gradient);
+            TensorPrimitives.Multiply(gradient, _inverseTemperature, gradient);
+            TensorPrimitives.Exp(gradient, gradient);
+            double restSum = TensorPrimitives.Sum(gradient);
+            logRest = (((double)restMax - studentMax) * _inverseTemperature) + Math.Log(restSum) - logStudentSum;
+
+            // d/du_j outside the indices: p_j·S − r·p_j/ρ = (p_j/ρ)·(S·ρ − r), with p_j/ρ = e^{u_j} / Σ e^{u}.
+            TensorPrimitives.Multiply(gradient, (float)(_gradientScale * ((totalMass * Math.Exp(logRest)) - leftover) / restSum), gradient);
+        }
+        else
+        {
+            gradient.Clear();
+        }
+
         if (leftover > 0)
         {
-            loss += leftover * ((_crossEntropy ? 0 : Math.Log(leftover)) - logStudentRest);
+            loss += leftover * ((_crossEntropy ? 0 : Math.Log(leftover)) - Math.Max(logRest, LogMinimumStudentRest));
         }
 
-        // d/du_j: p_j·S − p_t(j) on the indices, p_j·(S − r/ρ) elsewhere, with S = Σp + r and ρ the student rest mass.
-        double totalMass = teacherMass + leftover;
-        TensorPrimitives.Multiply(gradient, (float)(_gradientScale * (totalMass - (leftover / studentRest)) / studentSum), gradient);
+        // d/du_j on the indices: p_j·S − p_t(j), with S = Σp + r.
         for (int i = 0; i < _k; i++)
         {
             int index = indices[i];
-            gradient[index] = (float)(_gradientScale * totalMass * Math.Exp(((student[index] - studentMax) * _inverseTemperature) - logStudentSum));
+            gradient[index] = (float)(_gradientScale * totalMass * Math.Exp((((double)student[index] - studentMax) * _inverseTemperature) - logStudentSum));
         }
 
-        ScatterTeacher(indices, values, valueScale, teacherLogNormaliser, gradient);
+        ScatterTeacher(indices, values, valueScale, teacherShift, teacherLogSum, gradient);
         return new RowLoss(loss, 0);
     }
 
-    private void ScatterTeacher(ReadOnlySpan<int> indices, ReadOnlySpan<float> values, float valueScale, double teacherLogNormaliser, Span<float> gradient)
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float value in values)
+        {
+            if (!float.IsFinite(value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void ScatterTeacher(ReadOnlySpan<int> indices, ReadOnlySpan<float> values, float valueScale, double teacherShift, double teacherLogSum, Span<float> gradient)
     {
         for (int i = 0; i < _k; i++)
         {
-            gradient[indices[i]] -= (float)(_gradientScale * Math.Exp(((double)values[i] * valueScale) - teacherLogNormaliser));
+            gradient[indices[i]] -= (float)(_gradientScale * Math.Exp((((double)values[i] * valueScale) - teacherShift) - teacherLogSum));
         }
     }
 
-    private static double LogSumExp(ReadOnlySpan<float> values, float scale)
+    // The row maximum of v·scale and log Σ exp(v·scale − max): the log-sum-exp as two parts, so that callers subtract the
+    // maximum first (max + log Σ in one number loses log Σ next to a mask value of −1e30).
+    private static (double Max, double LogSum) MaxAndLogSum(ReadOnlySpan<float> values, float scale)
     {
         double max = double.NegativeInfinity;
         foreach (float value in values)
@@ -154,6 +189,6 @@ internal readonly unsafe struct SparseTopKJob : IRowJob
             sum += Math.Exp(((double)value * scale) - max);
         }
 
-        return max + Math.Log(sum);
+        return (max, Math.Log(sum));
     }
 }

@@ -17,6 +17,6 @@ internal static class ThrowHelper
     [DoesNotReturn]
     internal static void ThrowNonFinite(string paramName, int row, int column, float value) =>
         throw new ArgumentException(
-            string.Create(CultureInfo.InvariantCulture, $"{paramName} holds a non-finite value ({value}) at row {row}, column {column}. Pass finite logits, or set SkipFiniteCheck to skip this check."),
+            string.Create(CultureInfo.InvariantCulture, $"{paramName} holds a non-finite value ({value}) at row {row}, column {column}. Pass finite logits (a model whose training diverged gives NaN or ∞: lower its learning rate), or set KernelOptions.SkipFiniteCheck to skip this check."),
             paramName);
 }

@@ -24,6 +24,13 @@ public static class SequenceDistillation
 {
     private const float DroppedLogValue = SequenceLossPolicy.DroppedLogValue;
 
+    // A dropped teacher entry's value as the kernels see it: below any real value, even a mask value of −1e30, so that it
+    // never takes a share when a row is normalised relative to its maximum. Which entries are dropped is also kept apart.
+    private const float DroppedValue = float.MinValue;
+
+    // log(1e-30): the floor of the student's leftover log-mass in the loss value (not in the gradient), as the kernels.
+    private static readonly float LogMinimumStudentRest = (float)Math.Log(1e-30);
+
     /// <summary>The number of true entries of <paramref name="mask"/>.</summary>
     public static int CountValidTokens(ReadOnlySpan<bool> mask)
     {
@@ -225,6 +232,7 @@ public static class SequenceDistillation
         float[] gradient = ArrayPool<float>.Shared.Rent(valid * vocabulary);
         int[] indices = ArrayPool<int>.Shared.Rent(valid * k);
         float[] values = ArrayPool<float>.Shared.Rent(valid * k);
+        bool[] kept = ArrayPool<bool>.Shared.Rent(valid * k);
         try
         {
             int row = 0;
@@ -237,7 +245,7 @@ public static class SequenceDistillation
 
                 studentLogits.Slice(token * studentVocabulary, vocabulary).CopyTo(student.AsSpan(row * vocabulary, vocabulary));
                 GatherTeacherRow(teacherIndices.Slice(token * k, k), teacherValues.Slice(token * k, k), valueKind, vocabulary, mapping, options, token,
-                    indices.AsSpan(row * k, k), values.AsSpan(row * k, k));
+                    indices.AsSpan(row * k, k), values.AsSpan(row * k, k), kept.AsSpan(row * k, k));
                 row++;
             }
 
@@ -247,7 +255,7 @@ public static class SequenceDistillation
                 ? DistillationPrimitives.SparseTopKWithGradient(
                     s, indices.AsSpan(0, valid * k), values.AsSpan(0, valid * k), vocabulary, k, options.Temperature, valueKind, treatment,
                     options.Kind == DivergenceKind.SoftTargetCrossEntropy, g, KernelOptionsFor(options, divisor))
-                : SparseBucketDivergence(s, indices.AsSpan(0, valid * k), values.AsSpan(0, valid * k), valid, vocabulary, k, valueKind, treatment, options, divisor, g);
+                : SparseBucketDivergence(s, indices.AsSpan(0, valid * k), values.AsSpan(0, valid * k), kept.AsSpan(0, valid * k), valid, vocabulary, k, valueKind, treatment, options, divisor, g);
             Scatter(gradient, mask, vocabulary, studentVocabulary, studentGradient);
             return new SequenceLossValue(loss, valid, divisor);
         }
@@ -257,6 +265,7 @@ public static class SequenceDistillation
             ArrayPool<float>.Shared.Return(gradient);
             ArrayPool<int>.Shared.Return(indices);
             ArrayPool<float>.Shared.Return(values);
+            ArrayPool<bool>.Shared.Return(kept);
         }
     }
 
@@ -264,60 +273,60 @@ public static class SequenceDistillation
     // k indices (+ the leftover bucket), run the dense kernel on those [rows × (k+1)] log-probabilities at T = 1, and map
     // the gradient back: d/ds_j = (Σ_{i: idx_i = j} g_i + [j ∉ idx] g_bucket · w_j) / T, w_j = the student's share of the
     // bucket. The −p_j terms of d(log-softmax) cancel because the kernel's gradient of each row sums to zero.
+    // Every log-probability is computed relative to its row maximum (student rows at −1e4 or −1e30, teacher rows at mask
+    // values), the bucket's from the student's exponentials outside the indices relative to their own maximum; its value
+    // is floored at log 1e-30 and its gradient is that of the unfloored mass (a straight-through clamp), as the kernels.
     private static float SparseBucketDivergence(
-        Span<float> student, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, int rows, int vocabulary, int k,
+        Span<float> student, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, ReadOnlySpan<bool> kept, int rows, int vocabulary, int k,
         TopKValueKind valueKind, TopKMassTreatment treatment, SequenceLossOptions options, float divisor, Span<float> gradient)
     {
         bool bucket = treatment == TopKMassTreatment.ExtraBucket;
         int width = bucket ? k + 1 : k;
         float temperature = options.Temperature;
+        float inverseT = 1f / temperature;
         float[] u = ArrayPool<float>.Shared.Rent(rows * width);
         float[] t = ArrayPool<float>.Shared.Rent(rows * width);
         float[] gu = ArrayPool<float>.Shared.Rent(rows * width);
         float[] rest = ArrayPool<float>.Shared.Rent(vocabulary);
-        float[] lseRest = ArrayPool<float>.Shared.Rent(rows);
+        float[] restMaxima = ArrayPool<float>.Shared.Rent(rows);
+        double[] restSums = ArrayPool<double>.Shared.Rent(rows);
         try
         {
-            Span<float> one = stackalloc float[1];
             for (int r = 0; r < rows; r++)
             {
                 Span<float> x = student.Slice(r * vocabulary, vocabulary);
                 ReadOnlySpan<int> idx = indices.Slice(r * k, k);
                 ReadOnlySpan<float> val = values.Slice(r * k, k);
+                ReadOnlySpan<bool> keep = kept.Slice(r * k, k);
                 Span<float> ur = u.AsSpan(r * width, width);
                 Span<float> tr = t.AsSpan(r * width, width);
-                DistillationPrimitives.LogSumExp(x, vocabulary, temperature, one);
-                float lse = one[0];
+                float max = TensorPrimitives.Max(x);
+                double logStudentSum = Math.Log(DivergenceRows.SumExp(x, inverseT, max));
                 for (int i = 0; i < k; i++)
                 {
                     // Dropped teacher entries (outside the vocabulary or unmapped) are zero on both sides.
-                    ur[i] = val[i] <= DroppedLogValue ? DroppedLogValue : (x[idx[i]] / temperature) - lse;
+                    ur[i] = keep[i] ? (float)((((double)x[idx[i]] - max) * inverseT) - logStudentSum) : DroppedLogValue;
                 }
 
-                if (valueKind == TopKValueKind.Logits)
+                // The teacher: log-softmax(values / T) over its kept entries, or log-probabilities as given.
+                double teacherMax = double.NegativeInfinity;
+                for (int i = 0; i < k; i++)
                 {
-                    // Log-softmax(values / T) over the k entries.
-                    double max = double.NegativeInfinity;
-                    for (int i = 0; i < k; i++)
-                    {
-                        max = Math.Max(max, val[i] / temperature);
-                    }
-
-                    double sum = 0;
-                    for (int i = 0; i < k; i++)
-                    {
-                        sum += Math.Exp((val[i] / temperature) - max);
-                    }
-
-                    double log = max + Math.Log(sum);
-                    for (int i = 0; i < k; i++)
-                    {
-                        tr[i] = val[i] <= DroppedLogValue ? DroppedLogValue : (float)((val[i] / temperature) - log);
-                    }
+                    teacherMax = keep[i] ? Math.Max(teacherMax, valueKind == TopKValueKind.Logits ? (double)val[i] * inverseT : val[i]) : teacherMax;
                 }
-                else
+
+                double teacherSum = 0;
+                for (int i = 0; i < k; i++)
                 {
-                    val.CopyTo(tr);
+                    teacherSum += keep[i] ? Math.Exp((valueKind == TopKValueKind.Logits ? (double)val[i] * inverseT : val[i]) - teacherMax) : 0;
+                }
+
+                double teacherLogSum = Math.Log(teacherSum);
+                for (int i = 0; i < k; i++)
+                {
+                    tr[i] = !keep[i] ? DroppedLogValue
+                        : valueKind == TopKValueKind.Logits ? (float)((((double)val[i] * inverseT) - teacherMax) - teacherLogSum)
+                        : val[i];
                 }
 
                 if (bucket)
@@ -327,22 +336,28 @@ public static class SequenceDistillation
                     x.CopyTo(restRow);
                     for (int i = 0; i < k; i++)
                     {
-                        if (val[i] > DroppedLogValue)
+                        if (keep[i])
                         {
-                            restRow[idx[i]] = float.MinValue / 2;
+                            restRow[idx[i]] = float.NegativeInfinity;
                         }
                     }
 
-                    DistillationPrimitives.LogSumExp(restRow, vocabulary, temperature, one, new KernelOptions { SkipFiniteCheck = true });
-                    lseRest[r] = one[0];
-                    ur[k] = Math.Max(one[0] - lse, -69f); // ρ clamped at 1e-30, as the kernels do
-                    double mass = 0;
-                    for (int i = 0; i < k; i++)
+                    float restMax = TensorPrimitives.Max(restRow);
+                    restMaxima[r] = restMax;
+                    double logRest = double.NegativeInfinity;
+                    if (!float.IsNegativeInfinity(restMax))
                     {
-                        mass += Math.Exp(tr[i]);
+                        TensorPrimitives.Subtract(restRow, restMax, restRow);
+                        TensorPrimitives.Multiply(restRow, inverseT, restRow);
+                        TensorPrimitives.Exp(restRow, restRow);
+                        restSums[r] = TensorPrimitives.Sum(restRow);
+                        logRest = (((double)restMax - max) * inverseT) + Math.Log(restSums[r]) - logStudentSum;
                     }
 
-                    tr[k] = (float)Math.Log(Math.Max(1d - mass, 1e-30));
+                    ur[k] = (float)Math.Max(logRest, LogMinimumStudentRest);
+                    // The teacher's leftover 1 − Σp as −expm1(log Σp) (no cancellation when the top-k holds nearly all).
+                    double leftover = Math.Max(0, -double.ExpM1(Math.Min(teacherMax + teacherLogSum, 0)));
+                    tr[k] = (float)Math.Log(Math.Max(leftover, 1e-30));
                 }
             }
 
@@ -358,24 +373,24 @@ public static class SequenceDistillation
             float loss = DistillationPrimitives.DivergenceWithGradient(
                 u.AsSpan(0, rows * width), t.AsSpan(0, rows * width), width, 1f, options.Kind, gu.AsSpan(0, rows * width), kernel);
 
-            float inverseT = 1f / temperature;
             for (int r = 0; r < rows; r++)
             {
                 Span<float> gr = gradient.Slice(r * vocabulary, vocabulary);
                 ReadOnlySpan<float> gur = gu.AsSpan(r * width, width);
                 ReadOnlySpan<int> idx = indices.Slice(r * k, k);
-                ReadOnlySpan<float> val = values.Slice(r * k, k);
-                if (bucket)
+                ReadOnlySpan<bool> keep = kept.Slice(r * k, k);
+                if (bucket && !float.IsNegativeInfinity(restMaxima[r]))
                 {
-                    // Non-index entries: g_bucket · exp(x_j/T − lseRest) / T; the index entries are overwritten below.
+                    // Non-index entries: g_bucket · w_j / T with w_j = e^{(x_j − restMax)/T} / Σ, the student's share of its
+                    // leftover (exact even when the leftover underflows); the index entries are overwritten below.
                     ReadOnlySpan<float> x = student.Slice(r * vocabulary, vocabulary);
-                    TensorPrimitives.Multiply(x, inverseT, gr);
-                    TensorPrimitives.Subtract(gr, lseRest[r], gr);
+                    TensorPrimitives.Subtract(x, restMaxima[r], gr);
+                    TensorPrimitives.Multiply(gr, inverseT, gr);
                     TensorPrimitives.Exp(gr, gr);
-                    TensorPrimitives.Multiply(gr, gur[k] * inverseT, gr);
+                    TensorPrimitives.Multiply(gr, (float)(gur[k] * inverseT / restSums[r]), gr);
                     for (int i = 0; i < k; i++)
                     {
-                        if (val[i] > DroppedLogValue)
+                        if (keep[i])
                         {
                             gr[idx[i]] = 0f;
                         }
@@ -388,7 +403,7 @@ public static class SequenceDistillation
 
                 for (int i = 0; i < k; i++)
                 {
-                    if (val[i] > DroppedLogValue)
+                    if (keep[i])
                     {
                         gr[idx[i]] += gur[i] * inverseT;
                     }
@@ -403,13 +418,14 @@ public static class SequenceDistillation
             ArrayPool<float>.Shared.Return(t);
             ArrayPool<float>.Shared.Return(gu);
             ArrayPool<float>.Shared.Return(rest);
-            ArrayPool<float>.Shared.Return(lseRest);
+            ArrayPool<float>.Shared.Return(restMaxima);
+            ArrayPool<double>.Shared.Return(restSums);
         }
     }
 
     private static void GatherTeacherRow(
         ReadOnlySpan<int> sourceIndices, ReadOnlySpan<float> sourceValues, TopKValueKind valueKind, int vocabulary, TokenMapping? mapping,
-        SequenceLossOptions options, int token, Span<int> indices, Span<float> values)
+        SequenceLossOptions options, int token, Span<int> indices, Span<float> values, Span<bool> kept)
     {
         int k = sourceIndices.Length;
         double droppedMass = 0;
@@ -439,12 +455,14 @@ public static class SequenceDistillation
                 // Outside the compared vocabulary (padded rows) or without a student counterpart: dropped.
                 droppedMass += mapping is null || target >= vocabulary ? p : 0;
                 indices[i] = 0;
-                values[i] = DroppedLogValue;
+                values[i] = DroppedValue;
+                kept[i] = false;
             }
             else
             {
                 indices[i] = target;
                 values[i] = sourceValues[i];
+                kept[i] = true;
             }
         }
 

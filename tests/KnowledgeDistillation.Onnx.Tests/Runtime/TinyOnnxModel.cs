@@ -23,6 +23,23 @@ internal static class TinyOnnxModel
         return Concat(VarintField(1, 8), Str(2, "test"), Msg(7, graph), Msg(8, opset));
     }
 
+    /// <summary>
+    /// logits = MatMul(Flatten(x), W) with x: float[N, C, H, W] whose every dimension is unspecified (symbolic), W: float[<paramref name="features"/>, <paramref name="classes"/>]
+    /// zeros, and logits: float[N, <paramref name="classes"/>]. A valid model that accepts any input shape when loaded and
+    /// fails in MatMul when run on samples of other than <paramref name="features"/> values.
+    /// </summary>
+    public static byte[] FlattenMatMul(int features, int classes)
+    {
+        byte[] flatten = Concat(Str(1, "x"), Str(2, "f"), Str(4, "Flatten"));
+        byte[] matmul = Concat(Str(1, "f"), Str(1, "W"), Str(2, "logits"), Str(4, "MatMul"));
+        // TensorProto: dims (1), data_type (2) = float, name (8), raw_data (9).
+        byte[] weights = Concat(VarintField(1, (ulong)features), VarintField(1, (ulong)classes), VarintField(2, 1), Str(8, "W"), Msg(9, new byte[features * classes * sizeof(float)]));
+        byte[] input = Concat(Str(1, "x"), Msg(2, Msg(1, Concat(VarintField(1, 1), Msg(2, Concat(Msg(1, Str(2, "N")), Msg(1, Str(2, "C")), Msg(1, Str(2, "H")), Msg(1, Str(2, "W"))))))));
+        byte[] graph = Concat(Msg(1, flatten), Msg(1, matmul), Str(2, "g"), Msg(5, weights), Msg(11, input), Msg(12, ValueInfo("logits", 1, [-1, classes])));
+        byte[] opset = Concat(Str(1, ""), VarintField(2, 17));
+        return Concat(VarintField(1, 8), Str(2, "test"), Msg(7, graph), Msg(8, opset));
+    }
+
     private static byte[] ValueInfo(string name, int elementType, long[] dims)
     {
         byte[] shape = dims.SelectMany(d => Msg(1, d < 0 ? Str(2, "N") : VarintField(1, (ulong)d))).ToArray();

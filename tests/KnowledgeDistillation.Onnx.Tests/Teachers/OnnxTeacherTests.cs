@@ -63,6 +63,18 @@ public sealed class OnnxTeacherTests : IDisposable
     }
 
     [Fact]
+    public void Infer_WrongSizeForAModelWithUnspecifiedInputDimensions_IsAnArgumentExceptionNamingTheShapes()
+    {
+        // The declared input [N, C, H, W] accepts any sample when loaded; the graph needs 1024 values per sample (32 × 32).
+        using OnnxTeacher teacher = OnnxTeacher.FromBytes(TinyOnnxModel.FlattenMatMul(1024, 10), "symbolic", new OnnxTeacherOptions { ExpectedClassCount = 10, ExpectedInputShape = [1, 28, 28] });
+        teacher.Infer(new Float32Tensor(new float[2 * 1024], 2, 1, 32, 32)).Logits.ShapeText.Should().Be("[2, 10]");
+
+        Action act = () => teacher.Infer(new Float32Tensor(new float[2 * 784], 2, 1, 28, 28));
+
+        act.Should().Throw<ArgumentException>().WithMessage("*'symbolic'*[2, 1, 28, 28]*[?, ?, ?, ?]*");
+    }
+
+    [Fact]
     public void Infer_UnknownIntermediate_ListsTheAvailableOnes()
     {
         using OnnxTeacher teacher = OnnxTeacher.FromBytes(TinyOnnxModel.AddSelf(), "add");

@@ -1,5 +1,6 @@
 using KnowledgeDistillation.Data;
 using KnowledgeDistillation.Losses;
+using KnowledgeDistillation.TorchSharp.Losses;
 using KnowledgeDistillation.TorchSharp.Models;
 using KnowledgeDistillation.TorchSharp.Tests.Models;
 using KnowledgeDistillation.TorchSharp.Training;
@@ -226,6 +227,26 @@ public sealed class TorchDistillerTests : IDisposable
         badLabel.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*label 12 at index 0*");
 
         ModelPresetsTests.Weights(student).Should().Equal(before, "nothing trained");
+    }
+
+    [Theory]
+    [InlineData(LogitLossPath.FusedCpuKernels)]
+    [InlineData(LogitLossPath.TorchOperations)]
+    public async Task ADivergingRun_StopsWithTrainingDivergedException_NamingTheStepAndTheLearningRate(LogitLossPath path)
+    {
+        LabeledImageSet train = TestData.TrainSubset(1000);
+        using TorchModel student = TorchModel.FromPreset("mlp:8", Image, 10, seed: 0);
+        var options = new DistillationOptions { Epochs = 2, BatchSize = 128, Seed = 0, LearningRate = 1e6, Threads = 1 };
+        var trainer = new TorchDistiller(options, TorchLosses.HardLabel()) { LossPath = path };
+
+        Func<Task> act = () => trainer.FitAsync(student, null, train);
+
+        TrainingDivergedException diverged = (await act.Should().ThrowAsync<TrainingDivergedException>()).Which;
+        diverged.TotalSteps.Should().Be(16);
+        diverged.Step.Should().BeInRange(1, 16);
+        diverged.Epoch.Should().Be(diverged.Step <= 8 ? 1 : 2);
+        diverged.LearningRate.Should().Be(1e6);
+        diverged.Message.Should().StartWith($"The loss diverged at step {diverged.Step} of 16 (epoch {diverged.Epoch})").And.Contain("lower it").And.NotContain("SkipFiniteCheck");
     }
 
     private sealed class ActionCallback(Action<EpochSummary> onEpoch) : IDistillationCallback
